@@ -1,0 +1,5 @@
+"""Batched, on-device augmentations."""
+
+from .views import MultiCropAugment, eval_transform
+
+__all__ = ["MultiCropAugment", "eval_transform"]

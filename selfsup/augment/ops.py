@@ -1,0 +1,125 @@
+"""Batched image operations with per-image random parameters, on the images' device.
+
+All take float images in [0, 1] of shape (B, C, H, W) and return the same shape (crops
+return the output size). Parameters are drawn with torch's RNG on the images' device, so
+checkpoints that save the RNG state resume the same views.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# ITU-R 601 luma weights and the RGB <-> YIQ matrices used for hue rotation.
+LUMA = (0.299, 0.587, 0.114)
+_RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+
+
+def _uniform(n: int, low: float, high: float, device: torch.device) -> Tensor:
+    return torch.rand(n, device=device) * (high - low) + low
+
+
+def random_resized_crop(x: Tensor, size: int, scale: tuple[float, float], hflip: bool, ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> Tensor:
+    """Crop a random area fraction in ``scale`` with aspect in ``ratio``, resize to ``size``, flip half if ``hflip``.
+
+    One ``grid_sample`` does crop, resize and flip for the whole batch: (B, C, H, W) -> (B, C, size, size).
+    """
+    b, device = x.shape[0], x.device
+    area = _uniform(b, *scale, device)
+    log_r = _uniform(b, math.log(ratio[0]), math.log(ratio[1]), device)
+    aspect = torch.exp(log_r)
+    w = torch.sqrt(area * aspect).clamp(max=1.0)  # width as a fraction of the image width
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (torch.rand(b, device=device) * 2 - 1) * (1 - w)  # centre in [-1, 1] coordinates
+    cy = (torch.rand(b, device=device) * 2 - 1) * (1 - h)
+    sx = w
+    if hflip:
+        sx = torch.where(torch.rand(b, device=device) < 0.5, -w, w)
+    theta = torch.zeros(b, 2, 3, device=device, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, cx, h, cy
+    grid = F.affine_grid(theta, [b, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def _gray(x: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, 1, H, W) luma (identity for one channel)."""
+    if x.shape[1] == 1:
+        return x
+    w = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)
+
+
+def color_jitter(x: Tensor, prob: float, brightness: float, contrast: float, saturation: float, hue: float) -> Tensor:
+    """Jitter brightness, contrast, saturation and hue of a random ``prob`` share of the images.
+
+    Images not chosen get neutral factors, so the batch takes one pass without branching.
+    Hue is a rotation of the chroma plane in YIQ space (a linear stand-in for the HSV shift).
+    """
+    b, device = x.shape[0], x.device
+    on = (torch.rand(b, device=device) < prob).to(x.dtype)
+
+    def factor(strength: float, centre: float = 1.0) -> Tensor:
+        f = _uniform(b, centre - strength, centre + strength, device) if strength > 0 else torch.full((b,), centre, device=device)
+        return (centre + on * (f - centre)).view(b, 1, 1, 1)
+
+    x = (x * factor(brightness)).clamp(0, 1)
+    mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
+    x = ((x - mean) * factor(contrast) + mean).clamp(0, 1)
+    if x.shape[1] == 3:
+        gray = _gray(x)
+        x = ((x - gray) * factor(saturation) + gray).clamp(0, 1)
+        if hue > 0:
+            x = _rotate_hue(x, factor(hue, 0.0).view(b) * 2 * math.pi)
+    return x
+
+
+def _rotate_hue(x: Tensor, angle: Tensor) -> Tensor:
+    """Rotate each image's chroma (I, Q) by ``angle`` radians. x: (B, 3, H, W), angle: (B,)."""
+    to_yiq = torch.tensor(_RGB_TO_YIQ, device=x.device, dtype=x.dtype)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rot = torch.zeros(x.shape[0], 3, 3, device=x.device, dtype=x.dtype)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
+    m = torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (B, 3, 3)
+    # einsum legend: b batch, i out channel, j in channel, h/w pixels
+    return torch.einsum("bij,bjhw->bihw", m, x).clamp(0, 1)
+
+
+def random_grayscale(x: Tensor, prob: float) -> Tensor:
+    if x.shape[1] == 1 or prob <= 0:
+        return x
+    on = (torch.rand(x.shape[0], device=x.device) < prob).view(-1, 1, 1, 1)
+    return torch.where(on, _gray(x).expand_as(x), x)
+
+
+def gaussian_blur(x: Tensor, prob: float, sigma: tuple[float, float]) -> Tensor:
+    """Blur a random ``prob`` share of the images, each with its own sigma (in pixels).
+
+    The kernel spans about a tenth of the image (odd, at least 3), as BYOL's 23 px at 224 px.
+    """
+    b, c, h, w = x.shape
+    chosen = torch.nonzero(torch.rand(b, device=x.device) < prob).flatten()
+    if chosen.numel() == 0:
+        return x
+    k = max(3, int(0.1 * h) // 2 * 2 + 1)
+    s = _uniform(chosen.numel(), *sigma, x.device)
+    t = torch.arange(k, device=x.device, dtype=x.dtype) - k // 2
+    kernel = torch.exp(-(t[None] ** 2) / (2 * s[:, None] ** 2))
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (n*C, k)
+    sel = x[chosen].reshape(1, -1, h, w)  # each (image, channel) its own group
+    sel = F.pad(sel, (k // 2, k // 2, k // 2, k // 2), mode="reflect")
+    sel = F.conv2d(sel, kernel[:, None, :, None], groups=sel.shape[1])
+    sel = F.conv2d(sel, kernel[:, None, None, :], groups=sel.shape[1])
+    out = x.clone()
+    out[chosen] = sel.view(-1, c, h, w)
+    return out
+
+
+def random_solarize(x: Tensor, prob: float, threshold: float = 0.5) -> Tensor:
+    if prob <= 0:
+        return x
+    on = (torch.rand(x.shape[0], device=x.device) < prob).view(-1, 1, 1, 1)
+    return torch.where(on & (x >= threshold), 1 - x, x)

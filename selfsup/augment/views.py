@@ -1,0 +1,60 @@
+"""View generation: any number of global and local crops, each image its own random draw.
+
+SimCLR and BYOL use two global views (BYOL's asymmetric blur/solarize probabilities are the
+defaults); DINO-style multi-crop adds local crops. The loader hands over uint8 batches; all
+of this runs batched on the training device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..config import AugmentConfig
+from .ops import color_jitter, gaussian_blur, random_grayscale, random_resized_crop, random_solarize
+
+
+def _per_view(values: list[float], i: int) -> float:
+    """The i-th view's probability; views past the list's end take its last value."""
+    return values[min(i, len(values) - 1)]
+
+
+class MultiCropAugment:
+    """uint8 (B, C, H, W) -> [global views (B, C, G, G)] + [local views (B, C, L, L)], normalised."""
+
+    def __init__(self, cfg: AugmentConfig, image_size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.cfg = cfg
+        self.global_size = cfg.global_size or image_size
+        self.local_size = cfg.local_size or max(8, round(self.global_size * 3 / 7))
+        self.mean = torch.tensor(mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(std).view(1, -1, 1, 1)
+
+    def _view(self, x: Tensor, size: int, scale: tuple[float, float], blur_p: float, solarize_p: float) -> Tensor:
+        c = self.cfg
+        v = random_resized_crop(x, size, scale, c.hflip)
+        v = color_jitter(v, c.jitter_prob, c.brightness, c.contrast, c.saturation, c.hue)
+        v = random_grayscale(v, c.grayscale_prob)
+        v = gaussian_blur(v, blur_p, c.blur_sigma)
+        v = random_solarize(v, solarize_p)
+        return v
+
+    def normalize(self, x: Tensor) -> Tensor:
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> list[Tensor]:
+        c = self.cfg
+        x = images.float().div_(255)
+        views = [
+            self._view(x, self.global_size, c.global_scale, _per_view(c.blur_prob, i), _per_view(c.solarize_prob, i))
+            for i in range(c.n_global)
+        ]
+        views += [self._view(x, self.local_size, c.local_scale, c.local_blur_prob, 0.0) for _ in range(c.n_local)]
+        return [self.normalize(v) for v in views]
+
+
+def eval_transform(images: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
+    """uint8 (B, C, H, W) -> normalised float, no augmentation (for kNN, probes, embedding)."""
+    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    return (images.float() / 255 - m) / s

@@ -1,0 +1,122 @@
+"""The ``selfsup`` command: fills dataclasses from arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .config import ConfigError, DataConfig, load_config
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .train import train
+
+    if args.resume:
+        run = Path(args.resume)
+        saved = run / "config.yaml"
+        if not saved.is_file():
+            raise FileNotFoundError(f"cannot resume: no config.yaml in {run}")
+        cfg = load_config(saved, [*args.overrides, f"train.out_dir={run.parent}", f"train.run_name={run.name}"])
+    else:
+        cfg = load_config(args.config, args.overrides)
+    summary = train(cfg, resume=bool(args.resume))
+    if "run_dir" in summary and "knn_acc" in summary:
+        print(f"run: {summary['run_dir']}")
+        print(f"kNN accuracy (k={cfg.eval.knn_k}): {summary['knn_acc']:.2f} %")
+        print(f"linear probe accuracy (offline, frozen features): {summary['linear_acc']:.2f} %")
+        if "online_probe_acc" in summary:
+            print(f"online linear probe accuracy (trained during pretraining): {summary['online_probe_acc']:.2f} %")
+        print(f"collapse monitors: embedding std {summary['embedding_std']:.4f}, RankMe {summary['rankme']:.1f}")
+        print("plots: " + ", ".join(summary["plots"]))
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from .data import build_dataset
+    from .train import load_run
+    from .train.trainer import evaluate
+
+    run = load_run(args.run)
+    cfg = run.cfg
+    train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
+    result = evaluate(cfg, run.encoder(), run.probe, train_set, test_set, run.meta, "cpu", linear=True)
+    (run.run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    for key, value in result.items():
+        print(f"{key}: {value:.4f}")
+
+
+def _dataset_for(name_or_path: str, run_data: DataConfig, split: str):
+    """A built-in dataset by name (with the run's data settings) or the user's image folder."""
+    from .data import DATASETS, build_dataset
+
+    if name_or_path in DATASETS:
+        return build_dataset(replace(run_data, name=name_or_path), train=split == "train")
+    return build_dataset(replace(run_data, name="folder", path=name_or_path, test_fraction=0.0), train=True)
+
+
+def _cmd_embed(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .eval import extract_features
+    from .train import load_run
+
+    run = load_run(args.run)
+    dataset = _dataset_for(args.data, run.cfg.data, args.split)
+    feats, labels = extract_features(run.encoder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size)
+    out = Path(args.out)
+    np.save(out, feats.numpy())
+    labels_path = out.with_name(out.stem + "_labels.npy")
+    np.save(labels_path, labels.numpy())
+    print(f"wrote {tuple(feats.shape)} embeddings to {out} and labels to {labels_path}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .export import export_backbone
+    from .train import load_run
+
+    run = load_run(args.run)
+    path, timm_name, kwargs = export_backbone(run, args.out)
+    print(f"wrote {path}: load with timm.create_model({timm_name!r}, **{kwargs}) then load_state_dict")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="selfsup", description="Self-supervised representation learning: train, evaluate, embed, export.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="pretrain an encoder (no arguments: SimCLR on MNIST-5k, a few minutes on a CPU)")
+    t.add_argument("--config", help="YAML preset (see configs/)")
+    t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint")
+    t.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=0.001 method=byol")
+    t.set_defaults(func=_cmd_train)
+    e = sub.add_parser("eval", help="kNN, linear probe and collapse monitors of a run")
+    e.add_argument("run")
+    e.set_defaults(func=_cmd_eval)
+    m = sub.add_parser("embed", help="write a run's embeddings of a dataset to a .npy file")
+    m.add_argument("run")
+    m.add_argument("--data", required=True, help="a built-in dataset name or an image folder")
+    m.add_argument("--split", choices=["train", "test"], default="test")
+    m.add_argument("--out", required=True)
+    m.set_defaults(func=_cmd_embed)
+    x = sub.add_parser("export", help="write a run's backbone weights as safetensors")
+    x.add_argument("run")
+    x.add_argument("--out", required=True)
+    x.set_defaults(func=_cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .data import DataError
+    from .train import TrainingDiverged
+
+    try:
+        args.func(args)
+    except (ConfigError, DataError, TrainingDiverged, FileNotFoundError, ValueError) as e:
+        print(f"selfsup: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

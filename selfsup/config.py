@@ -1,0 +1,242 @@
+"""Typed configuration: one dataclass per component, one default in one place.
+
+A run's configuration is a :class:`Config`. It is filled from a YAML preset and then from
+``key=value`` overrides (``optim.lr=0.001``, ``method.temperature=0.2``). Unknown keys raise
+:class:`ConfigError` naming the key and the valid ones. The ``method`` section is typed by the
+method's own dataclass (:data:`METHOD_CONFIGS`), chosen by ``method.name``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used; the message says which and why."""
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder
+    path: str | None = None  # folder holding the files (cifar10, stl10, folder)
+    image_size: int = 28  # digits, shapes and folder images are resized to this
+    num_images: int = 5000  # shapes: how many to generate (train + test)
+    test_fraction: float = 0.2  # shapes / folder: held-out fraction for evaluation
+    skip_bad: bool = False  # skip unreadable images (counted in the log) instead of failing
+    seed: int = 0  # generation and split seed
+    batch_size: int = 256
+    num_workers: int = 0
+
+
+@dataclass
+class AugmentConfig:
+    """Views made on the training device. Per-view lists hold one value per global crop."""
+
+    n_global: int = 2
+    n_local: int = 0
+    global_size: int | None = None  # default: the data's image size
+    local_size: int | None = None  # default: about 3/7 of the global size
+    global_scale: tuple[float, float] = (0.2, 1.0)
+    local_scale: tuple[float, float] = (0.05, 0.2)
+    hflip: bool = False  # off for digits; on for natural images
+    jitter_prob: float = 0.8
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.2
+    hue: float = 0.1
+    grayscale_prob: float = 0.2
+    blur_prob: list[float] = field(default_factory=lambda: [1.0, 0.1])  # BYOL's asymmetric views
+    solarize_prob: list[float] = field(default_factory=lambda: [0.0, 0.2])
+    local_blur_prob: float = 0.5
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "vit_micro"  # a preset of selfsup.models or any timm model name
+    proj_hidden: int = 512
+    proj_dim: int = 128
+    pred_hidden: int = 512
+
+
+@dataclass
+class SimCLRConfig:
+    name: str = "simclr"
+    temperature: float = 0.5
+    gather_distributed: bool = True
+
+
+@dataclass
+class BYOLConfig:
+    name: str = "byol"
+    momentum: float = 0.99  # EMA momentum at step 0, raised to 1 by a cosine schedule
+    momentum_end: float = 1.0
+
+
+METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig}
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | sgd | lars
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.05
+    weight_decay_end: float | None = None  # cosine weight-decay schedule end (None = constant)
+    momentum: float = 0.9  # sgd / lars
+    clip_grad: float | None = 3.0
+    lars_eta: float = 0.02
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    precision: str = "fp32"  # fp32 | bf16
+    seed: int = 0
+    threads: int | None = None  # torch intra-op threads (None = torch's default)
+    out_dir: str = "runs"
+    run_name: str | None = None  # default: <method>_<dataset>_<time>
+    online_probe: bool = True
+    eval_every: int = 1  # epochs between kNN / collapse evaluations
+    ckpt_every: int = 1  # epochs between checkpoints
+    max_steps: int | None = None  # stop early (tests, smoke runs)
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    knn_k: int = 20
+    knn_temperature: float = 0.07
+    linear_epochs: int = 100
+    linear_lr: float = 0.1
+    batch_size: int = 512
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: Any = field(default_factory=SimCLRConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check and convert a YAML value to the field's declared type."""
+    hint = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if hint in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} is not a {annotation}")
+    if hint in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        items = [_coerce(v, item, key) for v in value]
+        return tuple(items) if hint is tuple else items
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is Any or (isinstance(annotation, type) and isinstance(value, annotation)):
+        if annotation is int and isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")
+
+
+def _fill(obj: Any, values: dict[str, Any], prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}'; valid keys in '{prefix.rstrip('.') or 'config'}': "
+                + ", ".join(names)
+            )
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and key != "method":
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{prefix}{key}' is a section; give it a mapping of keys")
+            _fill(current, value, f"{prefix}{key}.")
+        elif key == "method":
+            setattr(obj, key, _method_config(value, current))
+        else:
+            setattr(obj, key, _coerce(value, hints[key], f"{prefix}{key}"))
+
+
+def _method_config(value: dict[str, Any] | str, current: Any) -> Any:
+    if isinstance(value, str):
+        value = {"name": value}
+    name = value.get("name", current.name)
+    if name not in METHOD_CONFIGS:
+        raise ConfigError(f"unknown method '{name}'; valid methods: {', '.join(sorted(METHOD_CONFIGS))}")
+    method = current if current.name == name else METHOD_CONFIGS[name]()
+    _fill(method, {k: v for k, v in value.items() if k != "name"}, "method.")
+    return method
+
+
+def _nested(overrides: list[str]) -> dict[str, Any]:
+    """``["optim.lr=0.1", "method=byol"]`` -> ``{"optim": {"lr": 0.1}, "method": {"name": "byol"}}``."""
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form section.key=value")
+        dotted, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw else None
+        parts = dotted.split(".")
+        if parts == ["method"]:
+            parts = ["method", "name"]
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML preset at ``path``, then ``key=value`` overrides."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        _fill(cfg, values, "")
+    if overrides:
+        _fill(cfg, _nested(overrides), "")
+    return cfg
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Rebuild a config from :func:`config_to_dict`'s output (a run's saved ``config.yaml``)."""
+    cfg = Config()
+    _fill(cfg, values, "")
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    def plain(v: Any) -> Any:
+        return list(v) if isinstance(v, tuple) else v
+
+    out = dataclasses.asdict(cfg)
+    for section in out.values():
+        for k, v in section.items():
+            section[k] = plain(v)
+    return out

@@ -1,0 +1,94 @@
+"""In-memory image datasets and the loader that feeds uint8 batches to the trainer."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the file and what is wrong."""
+
+
+class TensorImageDataset(Dataset):
+    """Images held in memory as one uint8 tensor.
+
+    images: (N, C, H, W) uint8; labels: (N,) int64, -1 where unlabelled.
+    Optional per-image extras: masks (N, H, W) uint8 and captions (list of N strings).
+    Batches are fetched with one indexing op (``__getitems__``), not N ``__getitem__`` calls.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        masks: Tensor | None = None,
+        captions: list[str] | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise DataError(f"images must be a (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
+        self.images = images.contiguous()
+        self.labels = labels.long() if labels is not None else torch.full((len(images),), -1, dtype=torch.long)
+        self.masks = masks
+        self.captions = captions
+        self.class_names = class_names
+        self.skipped: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.images[i], self.labels[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        idx = torch.as_tensor(indices)
+        return self.images[idx], self.labels[idx]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    def subset(self, indices: Tensor) -> "TensorImageDataset":
+        return TensorImageDataset(
+            self.images[indices],
+            self.labels[indices],
+            self.masks[indices] if self.masks is not None else None,
+            [self.captions[i] for i in indices.tolist()] if self.captions is not None else None,
+            self.class_names,
+        )
+
+
+def _keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    return batch
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    seed: int = 0,
+    distributed: bool = False,
+) -> DataLoader:
+    """A loader of ``(images uint8 (B, C, H, W), labels (B,))``; it only decodes and collates."""
+    sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last) if distributed else None
+    generator = torch.Generator().manual_seed(seed)
+    batched = isinstance(dataset, TensorImageDataset)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        collate_fn=_keep_batch if batched else None,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,32 @@
+"""Export a run's backbone as safetensors, loadable into the timm model it was built from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save_file
+
+from .models import backbone_spec
+from .train.runs import LoadedRun
+
+
+def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str, dict[str, Any]]:
+    """Write the encoder's weights to ``out``; the metadata holds the timm name and kwargs,
+    the preset and the input normalisation. Returns (path, timm name, kwargs)."""
+    out = Path(out)
+    meta = run.meta
+    timm_name, kwargs = backbone_spec(meta.backbone, meta.in_chans, meta.image_size)
+    tensors = {k: v.detach().contiguous() for k, v in run.encoder().state_dict().items()}
+    metadata = {
+        "timm_name": timm_name,
+        "timm_kwargs": json.dumps(kwargs),
+        "preset": meta.backbone,
+        "mean": json.dumps(list(meta.mean)),
+        "std": json.dumps(list(meta.std)),
+        "method": run.cfg.method.name,
+        "step": str(run.step),
+    }
+    save_file(tensors, str(out), metadata=metadata)
+    return out, timm_name, kwargs

@@ -1,0 +1,20 @@
+"""Methods: one file each; ``build_method`` picks one by its config's name."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from ..config import METHOD_CONFIGS, ModelConfig
+from .base import Method
+from .byol import BYOL
+from .simclr import SimCLR
+
+METHODS: dict[str, type[Method]] = {"simclr": SimCLR, "byol": BYOL}
+
+__all__ = ["BYOL", "METHODS", "Method", "SimCLR", "build_method"]
+
+
+def build_method(cfg, backbone: nn.Module, model_cfg: ModelConfig, total_steps: int) -> Method:
+    if cfg.name not in METHODS:
+        raise ValueError(f"unknown method '{cfg.name}'; valid methods: {', '.join(sorted(METHOD_CONFIGS))}")
+    return METHODS[cfg.name](backbone, cfg, model_cfg, total_steps)

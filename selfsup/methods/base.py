@@ -1,0 +1,29 @@
+"""The interface every method implements; the trainer knows nothing else about it."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+from torch import Tensor
+
+
+class Method(nn.Module):
+    """A method owns its networks and loss; it does no IO and owns no optimizer.
+
+    ``training_step(views, step)`` gets the augmented views (each (B, C, H, W)) and returns
+    ``"loss"``, named loss terms, and ``"features"``: detached backbone features (B, D) of the
+    first view, which the trainer's online linear probe reads.
+    """
+
+    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def forward(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+        # DDP synchronises gradients through forward(), so the trainer calls the method itself.
+        return self.training_step(views, step)
+
+    def on_step_end(self, step: int) -> None:
+        """EMA updates, centres and schedules that follow the optimizer step."""
+
+    def encoder(self) -> nn.Module:
+        """The network that eval, embed and export use: images (B, C, H, W) -> features (B, D)."""
+        return self.backbone

@@ -1,0 +1,77 @@
+"""A run's records: ``metrics.jsonl``, TensorBoard events and PNG plots, written by rank 0 only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .distributed import is_main
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+        self.run_dir = run_dir
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.writer = None
+        if is_main() and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one record (it must hold ``step``) to metrics.jsonl and TensorBoard."""
+        if not is_main():
+            return
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key not in ("step", "epoch", "kind") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_run(run_dir: Path) -> list[Path]:
+    """loss.png (training loss per step) and knn.png (kNN / online-probe accuracy per epoch)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run_dir / "metrics.jsonl")
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    out = []
+    if train:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([r["step"] for r in train], [r["loss"] for r in train], lw=1)
+        ax.set(xlabel="step", ylabel="loss", title=f"training loss: {run_dir.name}")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(run_dir / "loss.png", dpi=100)
+        plt.close(fig)
+        out.append(run_dir / "loss.png")
+    if evals:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = [r["epoch"] for r in evals]
+        for key, label in (("knn_acc", "kNN (k=20)"), ("online_probe_acc", "online linear probe")):
+            if all(key in r for r in evals):
+                ax.plot(epochs, [r[key] for r in evals], marker="o", label=label)
+        ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"accuracy: {run_dir.name}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(run_dir / "knn.png", dpi=100)
+        plt.close(fig)
+        out.append(run_dir / "knn.png")
+    return out

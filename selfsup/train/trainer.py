@@ -1,0 +1,231 @@
+"""The training loop: data -> augment -> method.training_step -> optimizer, EMA, schedules ->
+metrics, checkpoints, evaluation. It knows a method only through the :class:`Method` interface."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..augment import MultiCropAugment
+from ..config import Config, config_to_dict
+from ..data import TensorImageDataset, build_dataset, make_loader
+from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
+from ..methods import Method, build_method
+from ..models import build_backbone
+from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from .distributed import barrier, init_from_env, is_distributed, is_main, world_size
+from .logging import RunLogger, plot_run
+from .optim import build_optimizer
+from .schedules import cosine, warmup_cosine
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of the images in [0, 1] (from up to 10,000 of them)."""
+    x = dataset.images[:10000].float() / 255
+    return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist())
+
+
+@dataclass
+class RunParts:
+    """Everything a run's networks need to be rebuilt from its folder (saved as the checkpoint's ``meta``)."""
+
+    backbone: str
+    in_chans: int
+    image_size: int
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def run_parts(cfg: Config, train_set: TensorImageDataset) -> RunParts:
+    mean, std = channel_stats(train_set)
+    size = cfg.augment.global_size or train_set.image_size
+    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std)
+
+
+def build_networks(cfg: Config, meta: RunParts, total_steps: int) -> tuple[Method, nn.Linear | None]:
+    """The method (with its backbone) and the online linear probe (None without labels)."""
+    backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size)
+    method = build_method(cfg.method, backbone, cfg.model, total_steps)
+    probe = nn.Linear(backbone.num_features, meta.num_classes) if cfg.train.online_probe and meta.num_classes > 0 else None
+    return method, probe
+
+
+def resolve_run_dir(cfg: Config) -> Path:
+    name = cfg.train.run_name or f"{cfg.method.name}_{cfg.data.name}_{time.strftime('%Y%m%d-%H%M%S')}"
+    return Path(cfg.train.out_dir) / name
+
+
+def evaluate(cfg: Config, encoder: nn.Module, probe: nn.Module | None, train_set: TensorImageDataset, test_set: TensorImageDataset, meta: RunParts, device: torch.device, linear: bool) -> dict[str, float]:
+    """kNN, collapse monitors, the online probe's accuracy and (``linear``) the offline linear probe."""
+    ftr, ytr = extract_features(encoder, train_set, meta.mean, meta.std, cfg.eval.batch_size, device)
+    fte, yte = extract_features(encoder, test_set, meta.mean, meta.std, cfg.eval.batch_size, device)
+    out = {"embedding_std": embedding_std(fte), "rankme": rankme(fte)}
+    if (ytr >= 0).all() and (yte >= 0).all():
+        out["knn_acc"] = knn_accuracy(ftr, ytr, fte, yte, cfg.eval.knn_k, cfg.eval.knn_temperature)
+        if probe is not None:
+            with torch.no_grad():
+                pred = probe(fte.to(device)).argmax(1).cpu()
+            out["online_probe_acc"] = 100.0 * (pred == yte).float().mean().item()
+        if linear:
+            out["linear_acc"] = linear_probe_accuracy(ftr, ytr, fte, yte, cfg.eval.linear_epochs, cfg.eval.linear_lr)
+    return out
+
+
+def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
+    """Run (or resume) the training job ``cfg`` describes; returns the run's summary."""
+    device = init_from_env()
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    run_dir = resolve_run_dir(cfg)
+    ckpt_path = run_dir / CHECKPOINT
+    state = load_checkpoint(ckpt_path) if resume and ckpt_path.is_file() else None
+    torch.manual_seed(cfg.train.seed)
+    if is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    barrier()
+
+    train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
+    world = world_size()
+    if cfg.data.batch_size % world:
+        raise ValueError(f"data.batch_size {cfg.data.batch_size} does not split evenly over {world} processes")
+    loader = make_loader(train_set, cfg.data.batch_size // world, True, cfg.data.num_workers, drop_last=True, seed=cfg.train.seed, distributed=is_distributed())
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the {len(train_set)} training images")
+    total_steps = cfg.train.epochs * steps_per_epoch
+    meta = run_parts(cfg, train_set)
+    method, probe = build_networks(cfg, meta, total_steps)
+    method.to(device)
+    augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
+    optimizer = build_optimizer(cfg.optim, [method])
+    probe_opt = None
+    if probe is not None:
+        probe.to(device)
+        probe_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0)
+    model = DistributedDataParallel(method) if is_distributed() else method
+    logger = RunLogger(run_dir)
+    if train_set.skipped:
+        logger.log({"kind": "data", "step": 0, "skipped_files": len(train_set.skipped), "skipped": train_set.skipped[:100]})
+
+    step = 0
+    if state is not None:
+        method.load_state_dict(state["method"])
+        optimizer.load_state_dict(state["optimizer"])
+        if probe is not None:
+            probe.load_state_dict(state["probe"])
+            probe_opt.load_state_dict(state["probe_optimizer"])
+        set_rng_state(state["rng"])
+        step = int(state["step"])
+
+    def save(step: int) -> None:
+        if is_main():
+            save_atomic(
+                {
+                    "method": method.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "probe": probe.state_dict() if probe is not None else {},
+                    "probe_optimizer": probe_opt.state_dict() if probe_opt is not None else {},
+                    "step": step,
+                    "rng": rng_state(),
+                    "config": config_to_dict(cfg),
+                    "meta": vars(meta),
+                },
+                ckpt_path,
+            )
+
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.train.precision == "bf16" else nullcontext()
+    warmup = int(cfg.optim.warmup_epochs * steps_per_epoch)
+    last_step = min(total_steps, cfg.train.max_steps or total_steps)
+    method.train()
+    while step < last_step:
+        epoch = step // steps_per_epoch
+        if is_distributed():
+            loader.sampler.set_epoch(epoch)
+        else:
+            loader.generator.manual_seed(cfg.train.seed + epoch)
+        skip = step - epoch * steps_per_epoch  # batches of this epoch already done before a resume
+        bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not (cfg.train.progress and is_main()), leave=False)
+        t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+        for i, (images, labels) in enumerate(loader):
+            if i < skip:
+                continue
+            if step >= last_step:
+                break
+            lr = warmup_cosine(step, total_steps, warmup, cfg.optim.lr, cfg.optim.min_lr)
+            wd = cfg.optim.weight_decay if cfg.optim.weight_decay_end is None else cosine(step, total_steps, cfg.optim.weight_decay, cfg.optim.weight_decay_end)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+                if not group["bias_or_norm"]:
+                    group["weight_decay"] = wd
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            views = augment(images)
+            with autocast:
+                out = model(views, step)
+            loss = out["loss"]
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.is_file() else "no checkpoint was written before it"
+                logger.log({"kind": "diverged", "step": step, "epoch": epoch, "loss": loss_value})
+                logger.close()
+                raise TrainingDiverged(f"loss became {loss_value} at step {step} (epoch {epoch + 1}); training stopped, {kept}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.clip_grad:
+                nn.utils.clip_grad_norm_(method.parameters(), cfg.optim.clip_grad)
+            optimizer.step()
+            method.on_step_end(step)
+            if probe is not None and (labels >= 0).all():
+                probe_loss = F.cross_entropy(probe(out["features"].float()), labels)
+                probe_opt.zero_grad(set_to_none=True)
+                probe_loss.backward()
+                probe_opt.step()
+            step += 1
+            seen += images.shape[0] * world
+            loss_sum, loss_n = loss_sum + loss_value, loss_n + 1
+            rate = seen / (time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.0f}")
+            bar.update(1)
+            if step % 10 == 0 or step == last_step:
+                terms = {k: v.item() for k, v in out.items() if k not in ("loss", "features") and v.numel() == 1}
+                logger.log({"kind": "train", "step": step, "epoch": epoch + 1, "loss": loss_sum / loss_n, "lr": lr, "weight_decay": wd, "images_per_s": rate, **terms})
+                loss_sum, loss_n = 0.0, 0
+        bar.close()
+        epoch_done = step % steps_per_epoch == 0
+        finished = step >= last_step
+        if epoch_done and ((epoch + 1) % cfg.train.eval_every == 0 or finished) and is_main():
+            metrics = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=False)
+            logger.log({"kind": "eval", "step": step, "epoch": epoch + 1, "images_per_s": rate, **metrics})
+            plot_run(run_dir)
+        if finished or (epoch_done and (epoch + 1) % cfg.train.ckpt_every == 0):
+            save(step)
+    barrier()
+
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": step, "epochs": step / steps_per_epoch}
+    if is_main():
+        final = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=True)
+        summary.update(final)
+        logger.log({"kind": "final", "step": step, "epoch": step / steps_per_epoch, **final})
+        summary["plots"] = [str(p) for p in plot_run(run_dir)]
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    logger.close()
+    return summary
