@@ -12,7 +12,7 @@ from .config import ConfigError, DataConfig, load_config
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from .train.trainer import train
 
     if args.resume:
         run = Path(args.resume)
@@ -35,7 +35,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     from .data import build_dataset
-    from .train import load_run
+    from .train.runs import load_run
     from .train.trainer import evaluate
 
     run = load_run(args.run)
@@ -60,7 +60,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
     import numpy as np
 
     from .eval import extract_features
-    from .train import load_run
+    from .train.runs import load_run
 
     run = load_run(args.run)
     dataset = _dataset_for(args.data, run.cfg.data, args.split)
@@ -74,7 +74,7 @@ def _cmd_embed(args: argparse.Namespace) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> None:
     from .export import export_backbone
-    from .train import load_run
+    from .train.runs import load_run
 
     run = load_run(args.run)
     path, timm_name, kwargs = export_backbone(run, args.out)
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DataError
-    from .train import TrainingDiverged
+    from .train.trainer import TrainingDiverged
 
     try:
         args.func(args)

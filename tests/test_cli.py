@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import timm
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from selfsup.cli import main
+
+from .test_distributed import _free_port
+
+
+@pytest.mark.slow
+def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
+    assert main(["train", *tiny_overrides, "method=byol"]) == 0
+    out = capsys.readouterr().out
+    assert "kNN accuracy" in out and "linear probe accuracy" in out and "loss.png" in out
+    run = tmp_path / "run"
+    for name in ("config.yaml", "metrics.jsonl", "checkpoint.pt", "loss.png", "knn.png", "summary.json"):
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["knn_acc"] > 30  # 10 classes: chance is 10 %
+
+    assert main(["eval", str(run)]) == 0
+    assert "knn_acc" in json.loads((run / "eval.json").read_text())
+
+    assert main(["embed", str(run), "--data", "digits", "--out", str(tmp_path / "emb.npy")]) == 0
+    emb = np.load(tmp_path / "emb.npy")
+    assert emb.shape == (359, 128) and np.load(tmp_path / "emb_labels.npy").shape == (359,)
+
+    assert main(["export", str(run), "--out", str(tmp_path / "b.safetensors")]) == 0
+    with safe_open(str(tmp_path / "b.safetensors"), "pt") as f:
+        meta = f.metadata()
+    model = timm.create_model(meta["timm_name"], **json.loads(meta["timm_kwargs"]))
+    model.load_state_dict(load_file(str(tmp_path / "b.safetensors")))
+    model.eval()
+    mean, std = json.loads(meta["mean"]), json.loads(meta["std"])
+    from selfsup.data import build_dataset
+    from selfsup.config import DataConfig
+
+    test = build_dataset(DataConfig(name="digits", image_size=16), train=False)
+    x = (test.images[:8].float() / 255 - mean[0]) / std[0]
+    with torch.no_grad():
+        assert np.allclose(model(x).numpy(), emb[:8], atol=1e-4)
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    assert main(["train", "optim.lrr=1"]) == 2
+    assert "unknown config key 'optim.lrr'" in capsys.readouterr().err
+    assert main(["train", "data.name=imagenet", f"train.out_dir={tmp_path}"]) == 2
+    assert "valid datasets: mnist, digits, shapes" in capsys.readouterr().err
+    assert main(["train", "model.backbone=not_a_model", "data.name=digits", f"train.out_dir={tmp_path}"]) == 2
+    assert "unknown backbone 'not_a_model'" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nope")]) == 2
+    assert "no run folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tiny_overrides, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "selfsup.cli", "train", *tiny_overrides, "train.max_steps=6", "train.threads=1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "kNN accuracy" in res.stdout
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 6

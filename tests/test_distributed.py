@@ -1,0 +1,49 @@
+"""Two gloo processes on the CPU: gathered negatives give the one-process loss and gradients."""
+
+import socket
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from selfsup.losses import ntxent_loss
+from selfsup.train.distributed import all_reduce_mean
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.randn(5, 4, generator=g)
+
+
+def _worker(rank: int, port: int, out_path: str) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        x1, x2, w0 = _data()
+        w = w0.clone().requires_grad_(True)
+        part = slice(rank * 4, rank * 4 + 4)
+        loss = ntxent_loss(x1[part] @ w, x2[part] @ w, temperature=0.3, gather_distributed=True)
+        loss.backward()
+        grad = all_reduce_mean(w.grad.clone())  # what DDP does to parameter gradients
+        mean_loss = all_reduce_mean(loss.detach().clone())
+        if rank == 0:
+            torch.save({"loss": mean_loss, "grad": grad}, out_path)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gathered_ntxent_equals_single_process(tmp_path):
+    out = tmp_path / "result.pt"
+    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
+    result = torch.load(out, weights_only=True)
+    x1, x2, w0 = _data()
+    w = w0.clone().requires_grad_(True)
+    loss = ntxent_loss(x1 @ w, x2 @ w, temperature=0.3)
+    loss.backward()
+    assert torch.allclose(result["loss"], loss.detach(), atol=1e-6)
+    assert torch.allclose(result["grad"], w.grad, atol=1e-6)
