@@ -81,6 +81,14 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(f"wrote {path}: load with timm.create_model({timm_name!r}, **{kwargs}) then load_state_dict")
 
 
+def _cmd_floors(args: argparse.Namespace) -> None:
+    from .eval.floors import floors
+
+    cfg = load_config(args.config, args.overrides)
+    for name, accs in floors(cfg).items():
+        print(f"{name:12s} kNN {accs['knn_acc']:.2f} %  linear {accs['linear_acc']:.2f} %  ({cfg.data.name}, {cfg.model.backbone})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="selfsup", description="Self-supervised representation learning: train, evaluate, embed, export.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -102,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run")
     x.add_argument("--out", required=True)
     x.set_defaults(func=_cmd_export)
+    f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
+    f.add_argument("--config", help="YAML preset (see configs/)")
+    f.add_argument("overrides", nargs="*", help="section.key=value")
+    f.set_defaults(func=_cmd_floors)
     return p
 
 

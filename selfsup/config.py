@@ -43,7 +43,7 @@ class AugmentConfig:
     n_local: int = 0
     global_size: int | None = None  # default: the data's image size
     local_size: int | None = None  # default: about 3/7 of the global size
-    global_scale: tuple[float, float] = (0.2, 1.0)
+    global_scale: tuple[float, float] = (0.5, 1.0)  # digits lose their identity in small crops
     local_scale: tuple[float, float] = (0.05, 0.2)
     hflip: bool = False  # off for digits; on for natural images
     jitter_prob: float = 0.8
@@ -52,8 +52,9 @@ class AugmentConfig:
     saturation: float = 0.2
     hue: float = 0.1
     grayscale_prob: float = 0.2
-    blur_prob: list[float] = field(default_factory=lambda: [1.0, 0.1])  # BYOL's asymmetric views
-    solarize_prob: list[float] = field(default_factory=lambda: [0.0, 0.2])
+    # BYOL's paper uses asymmetric views for natural images: blur [1.0, 0.1], solarize [0.0, 0.2].
+    blur_prob: list[float] = field(default_factory=lambda: [0.2])
+    solarize_prob: list[float] = field(default_factory=lambda: [0.0])
     local_blur_prob: float = 0.5
     blur_sigma: tuple[float, float] = (0.1, 2.0)
 
@@ -69,7 +70,7 @@ class ModelConfig:
 @dataclass
 class SimCLRConfig:
     name: str = "simclr"
-    temperature: float = 0.5
+    temperature: float = 0.2
     gather_distributed: bool = True
 
 
@@ -98,14 +99,14 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = 20
     precision: str = "fp32"  # fp32 | bf16
     seed: int = 0
     threads: int | None = None  # torch intra-op threads (None = torch's default)
     out_dir: str = "runs"
     run_name: str | None = None  # default: <method>_<dataset>_<time>
     online_probe: bool = True
-    eval_every: int = 1  # epochs between kNN / collapse evaluations
+    eval_every: int = 5  # epochs between kNN / collapse evaluations
     ckpt_every: int = 1  # epochs between checkpoints
     max_steps: int | None = None  # stop early (tests, smoke runs)
     progress: bool = True

@@ -26,3 +26,19 @@ def test_bad_values_are_rejected(tmp_path):
         load_config(None, ["train.epochs=ten"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_every_preset_loads():
+    from pathlib import Path
+
+    presets = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
+    assert len(presets) >= 4
+    for path in presets:
+        load_config(path)
+
+
+def test_default_job_is_the_mnist_preset():
+    from pathlib import Path
+
+    preset = load_config(Path(__file__).parents[1] / "configs" / "simclr_mnist.yaml")
+    assert preset == load_config(None)

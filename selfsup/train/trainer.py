@@ -211,10 +211,12 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
                 loss_sum, loss_n = 0.0, 0
         bar.close()
         epoch_done = step % steps_per_epoch == 0
+        if epoch_done and seen:
+            logger.log({"kind": "epoch", "step": step, "epoch": epoch + 1, "images_per_s": rate, "seconds": time.perf_counter() - t0})
         finished = step >= last_step
         if epoch_done and ((epoch + 1) % cfg.train.eval_every == 0 or finished) and is_main():
             metrics = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=False)
-            logger.log({"kind": "eval", "step": step, "epoch": epoch + 1, "images_per_s": rate, **metrics})
+            logger.log({"kind": "eval", "step": step, "epoch": epoch + 1, **metrics})
             plot_run(run_dir)
         if finished or (epoch_done and (epoch + 1) % cfg.train.ckpt_every == 0):
             save(step)
