@@ -2,7 +2,8 @@
 
 lightly runs as its examples do: its transforms (PIL, per image, in the DataLoader), its
 heads and losses, a plain training loop; with the faster of 0 and 2 loader workers.
-selfsup runs its real trainer (`selfsup.train.trainer.train`). Both report source images/s
+selfsup runs its real trainer (`selfsup.train.trainer.train`) with its `configs/<method>_mnist.yaml`
+preset (epochs set by --epochs). Both report source images/s
 through whole training steps and kNN accuracy by the same evaluation code; the bare model
 step (forward + backward + update on pre-made views) is the limit both loops approach.
 
@@ -17,6 +18,7 @@ import copy
 import json
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ from selfsup.train.optim import build_optimizer
 from selfsup.train.trainer import channel_stats, train
 
 BATCH = 256
+PRESETS = Path(__file__).resolve().parents[1] / "configs"
 
 
 class PILDigits(Dataset):
@@ -110,7 +113,7 @@ def run_lightly(method: str, epochs: int, workers: int, train_set, test_set, mea
 
 
 def run_ours(method: str, epochs: int, out_dir: str, overrides: list[str]) -> dict:
-    cfg = load_config(None, [f"method={method}", f"train.epochs={epochs}", f"train.out_dir={out_dir}", f"train.run_name={method}", "train.progress=false", f"train.eval_every={epochs}", f"data.batch_size={BATCH}", *overrides])
+    cfg = load_config(PRESETS / f"{method}_mnist.yaml", [f"train.epochs={epochs}", f"train.out_dir={out_dir}", f"train.run_name={method}", "train.progress=false", f"train.eval_every={epochs}", f"data.batch_size={BATCH}", *overrides])
     summary = train(cfg)
     records = [json.loads(line) for line in open(f"{out_dir}/{method}/metrics.jsonl")]
     rates = [r["images_per_s"] for r in records if r.get("kind") == "epoch"]
@@ -119,7 +122,7 @@ def run_ours(method: str, epochs: int, out_dir: str, overrides: list[str]) -> di
 
 def bare_step(method: str, overrides: list[str], steps: int = 15) -> float:
     """Source images/s of forward + backward + update on pre-made views (no data, no augmentation)."""
-    cfg = load_config(None, [f"method={method}", *overrides])
+    cfg = load_config(PRESETS / f"{method}_mnist.yaml", overrides)
     torch.manual_seed(0)
     m = build_method(cfg.method, build_backbone("vit_micro", 1, 28), cfg.model, total_steps=100)
     opt = build_optimizer(cfg.optim, [m])

@@ -55,3 +55,12 @@ def test_simclr_loss_falls_on_a_fixed_batch():
         losses.append(out["loss"].item())
     assert losses[-1] < losses[0] - 0.3
     assert out["features"].shape == (32, 128) and not out["features"].requires_grad
+
+
+def test_bf16_autocast_step_is_finite_and_reaches_the_backbone():
+    m = SimCLR(build_backbone("vit_micro", 1, 16), SimCLRConfig(), MODEL, total_steps=10)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m.training_step(views(), 0)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and out["loss"].dtype == torch.float32
+    assert m.backbone.blocks[0].attn.qkv.weight.grad.abs().sum() > 0
