@@ -5,16 +5,14 @@ from __future__ import annotations
 import torch.nn as nn
 
 
-def mlp(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2, last_bn: bool = False) -> nn.Sequential:
-    """Linear-BN-ReLU blocks then a Linear (optionally a final BN without affine, as SimCLR v2)."""
+def mlp(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2) -> nn.Sequential:
+    """(num_layers - 1) Linear-BN-ReLU blocks, then a Linear: (B, in_dim) -> (B, out_dim)."""
     layers: list[nn.Module] = []
     dim = in_dim
     for _ in range(num_layers - 1):
         layers += [nn.Linear(dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True)]
         dim = hidden_dim
-    layers.append(nn.Linear(dim, out_dim, bias=not last_bn))
-    if last_bn:
-        layers.append(nn.BatchNorm1d(out_dim, affine=False))
+    layers.append(nn.Linear(dim, out_dim))
     return nn.Sequential(*layers)
 
 
