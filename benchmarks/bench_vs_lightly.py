@@ -27,12 +27,12 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from selfsup.config import load_config
-from selfsup.data import build_dataset
+from selfsup.data import build_dataset, channel_stats
 from selfsup.eval import extract_features, knn_accuracy
 from selfsup.methods import build_method
 from selfsup.models import build_backbone
 from selfsup.train.optim import build_optimizer
-from selfsup.train.trainer import channel_stats, train
+from selfsup.train.trainer import train
 
 BATCH = 256
 PRESETS = Path(__file__).resolve().parents[1] / "configs"

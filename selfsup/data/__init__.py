@@ -6,14 +6,14 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from .base import DataError, TensorImageDataset, make_loader
+from .base import DataError, TensorImageDataset, channel_stats, make_loader
 from .builtin import digits, mnist
 from .files import cifar10, folder, stl10
 from .shapes import generate_shapes, shapes
 
 DATASETS = ("mnist", "digits", "shapes", "cifar10", "stl10", "folder")
 
-__all__ = ["DATASETS", "DataError", "TensorImageDataset", "build_dataset", "generate_shapes", "make_loader"]
+__all__ = ["DATASETS", "DataError", "TensorImageDataset", "build_dataset", "channel_stats", "generate_shapes", "make_loader"]
 
 
 def _seeded_split(ds: TensorImageDataset, train: bool, test_fraction: float, seed: int) -> TensorImageDataset:

@@ -64,6 +64,12 @@ class TensorImageDataset(Dataset):
         )
 
 
+def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of the images in [0, 1] (from up to 10,000 of them)."""
+    x = dataset.images[:10000].float() / 255
+    return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist())
+
+
 def _keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 

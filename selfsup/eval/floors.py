@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..config import Config
-from ..data import build_dataset
+from ..data import build_dataset, channel_stats
 from ..models import build_backbone
 from .features import extract_features
 from .knn import knn_accuracy
@@ -14,8 +14,6 @@ from .linear import linear_probe_accuracy
 
 def floors(cfg: Config) -> dict[str, dict[str, float]]:
     """kNN and linear-probe accuracy (%) of raw pixels and of the untrained backbone, by the same code as a run's."""
-    from ..train.trainer import channel_stats
-
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
     mean, std = channel_stats(train_set)
     torch.manual_seed(cfg.train.seed)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..augment import MultiCropAugment
 from ..config import Config, config_to_dict
-from ..data import TensorImageDataset, build_dataset, make_loader
+from ..data import TensorImageDataset, build_dataset, channel_stats, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
 from ..methods import Method, build_method
 from ..models import build_backbone
@@ -35,12 +35,6 @@ CHECKPOINT = "checkpoint.pt"
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of the images in [0, 1] (from up to 10,000 of them)."""
-    x = dataset.images[:10000].float() / 255
-    return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist())
 
 
 @dataclass
@@ -214,7 +208,8 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         if epoch_done and seen:
             logger.log({"kind": "epoch", "step": step, "epoch": epoch + 1, "images_per_s": rate, "seconds": time.perf_counter() - t0})
         finished = step >= last_step
-        if epoch_done and ((epoch + 1) % cfg.train.eval_every == 0 or finished) and is_main():
+        # The last epoch's evaluation is the final one below (with the linear probe), not done twice.
+        if epoch_done and (epoch + 1) % cfg.train.eval_every == 0 and not finished and is_main():
             metrics = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=False)
             logger.log({"kind": "eval", "step": step, "epoch": epoch + 1, **metrics})
             plot_run(run_dir)
@@ -226,7 +221,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     if is_main():
         final = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=True)
         summary.update(final)
-        logger.log({"kind": "final", "step": step, "epoch": step / steps_per_epoch, **final})
+        logger.log({"kind": "eval", "step": step, "epoch": step / steps_per_epoch, **final})
         summary["plots"] = [str(p) for p in plot_run(run_dir)]
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     logger.close()
