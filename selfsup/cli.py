@@ -81,6 +81,28 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(f"wrote {path}: load with timm.create_model({timm_name!r}, **{kwargs}) then load_state_dict")
 
 
+def _cmd_attention(args: argparse.Namespace) -> None:
+    from .eval.attention import write_attention_report
+    from .train.runs import load_run
+
+    run = load_run(args.run)
+    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    report = write_attention_report(run.encoder(), dataset, run.meta.mean, run.meta.std, Path(args.out), args.num)
+    (Path(args.out) / "attention.json").write_text(json.dumps(report, indent=2))
+    print("wrote " + ", ".join(report["grids"]))
+    if "attention_in_object" in report:
+        print(f"[CLS] attention on the object: {100 * report['attention_in_object']:.1f} % (uniform attention: {100 * report['object_area']:.1f} %, the object's area)")
+
+
+def _cmd_study(args: argparse.Namespace) -> None:
+    from .study.dino_collapse import run_study
+
+    cfg = load_config(args.config or "configs/dino_mnist.yaml", [f"train.epochs={args.epochs}", "train.progress=false", *args.overrides])
+    rows = run_study(cfg, Path(args.out))
+    print((Path(args.out) / "table.md").read_text())
+    print(f"plot: {Path(args.out) / 'collapse.png'}; runs: {args.out}/<setting>/ ({len(rows)} settings)")
+
+
 def _cmd_floors(args: argparse.Namespace) -> None:
     from .eval.floors import floors
 
@@ -110,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run")
     x.add_argument("--out", required=True)
     x.set_defaults(func=_cmd_export)
+    a = sub.add_parser("attention", help="PNG grids of a ViT run's last-block [CLS] attention per head")
+    a.add_argument("run")
+    a.add_argument("--data", help="a built-in dataset name or an image folder (default: the run's dataset)")
+    a.add_argument("--split", choices=["train", "test"], default="test")
+    a.add_argument("--num", type=int, default=16, help="images to draw (8 per grid)")
+    a.add_argument("--out", required=True)
+    a.set_defaults(func=_cmd_attention)
+    s = sub.add_parser("study", help="reproduce a claim at small scale; writes a table and plots")
+    s.add_argument("name", choices=["dino-collapse"], help="dino-collapse: DINO with / without centring and sharpening")
+    s.add_argument("--config", help="a DINO preset (default: configs/dino_mnist.yaml)")
+    s.add_argument("--epochs", type=int, default=5)
+    s.add_argument("--out", default="runs/study_dino_collapse")
+    s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")
+    s.set_defaults(func=_cmd_study)
     f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
     f.add_argument("--config", help="YAML preset (see configs/)")
     f.add_argument("overrides", nargs="*", help="section.key=value")
@@ -118,7 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse stops filling a positional list at the first option; key=value items after it land here.
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from .data import DataError
     from .train.trainer import TrainingDiverged
 

@@ -62,6 +62,7 @@ class AugmentConfig:
 @dataclass
 class ModelConfig:
     backbone: str = "vit_micro"  # a preset of selfsup.models or any timm model name
+    global_pool: str | None = None  # override the preset's pooling: "token" ([CLS]) or "avg" (ViTs)
     proj_hidden: int = 512
     proj_dim: int = 128
     pred_hidden: int = 512
@@ -81,7 +82,35 @@ class BYOLConfig:
     momentum_end: float = 1.0
 
 
-METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig}
+@dataclass
+class DINOConfig:
+    """DINO; with ``ibot_weight``, ``koleo_weight`` and ``centering="sinkhorn"`` the DINOv2 recipe."""
+
+    name: str = "dino"
+    out_dim: int = 4096  # prototypes (DINO's ViT-S uses 65,536)
+    hidden_dim: int = 2048
+    bottleneck_dim: int = 256
+    norm_last_layer: bool = True
+    use_bn_in_head: bool = False  # BatchNorm in the head's MLP (DINO's option for ResNets; helps tiny ViTs)
+    student_temp: float = 0.1
+    teacher_temp: float = 0.07  # after warm-up
+    warmup_teacher_temp: float = 0.04
+    warmup_teacher_temp_epochs: float = 30.0
+    centering: str = "center"  # center | sinkhorn | none
+    center_momentum: float = 0.9
+    momentum: float = 0.996  # teacher EMA, raised to momentum_end by a cosine schedule
+    momentum_end: float = 1.0
+    freeze_last_layer_epochs: float = 1.0
+    koleo_weight: float = 0.0  # DINOv2: 0.1
+    ibot_weight: float = 0.0  # DINOv2: 1.0; 0 turns iBOT (and masking) off
+    ibot_out_dim: int = 4096
+    ibot_mask_ratio: tuple[float, float] = (0.1, 0.5)
+    ibot_mask_prob: float = 0.5  # fraction of global views that are masked
+    ibot_teacher_temp: float = 0.07
+    ibot_warmup_teacher_temp: float = 0.04
+
+
+METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig, "dino": DINOConfig}
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Two gloo processes on the CPU: gathered negatives give the one-process loss and gradients."""
+"""Two gloo processes on the CPU: gathered negatives, DINO's centre and Sinkhorn-Knopp give
+the one-process results."""
 
 import socket
 
@@ -6,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from selfsup.losses import ntxent_loss
+from selfsup.losses import TeacherTargets, ntxent_loss, sinkhorn_knopp
 from selfsup.train.distributed import all_reduce_mean
 
 
@@ -47,3 +48,34 @@ def test_gathered_ntxent_equals_single_process(tmp_path):
     loss.backward()
     assert torch.allclose(result["loss"], loss.detach(), atol=1e-6)
     assert torch.allclose(result["grad"], w.grad, atol=1e-6)
+
+
+def _teacher_logits():
+    return torch.randn(12, 7, generator=torch.Generator().manual_seed(1))
+
+
+def _targets_worker(rank: int, port: int, out_path: str) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        part = _teacher_logits()[rank * 6 : rank * 6 + 6]
+        targets = TeacherTargets(7, "center", momentum=0.9)
+        targets(part, temp=0.1)
+        sk = sinkhorn_knopp(part, temp=0.5)
+        parts = [torch.empty_like(sk) for _ in range(2)]
+        dist.all_gather(parts, sk)
+        if rank == 0:
+            torch.save({"center": targets.center, "sinkhorn": torch.cat(parts)}, out_path)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_center_and_sinkhorn_are_computed_over_all_processes(tmp_path):
+    out = tmp_path / "result.pt"
+    mp.spawn(_targets_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
+    result = torch.load(out, weights_only=True)
+    logits = _teacher_logits()
+    targets = TeacherTargets(7, "center", momentum=0.9)
+    targets(logits, temp=0.1)
+    assert torch.allclose(result["center"], targets.center, atol=1e-6)
+    assert torch.allclose(result["center"], 0.1 * logits.mean(0, keepdim=True), atol=1e-6)
+    assert torch.allclose(result["sinkhorn"], sinkhorn_knopp(logits, temp=0.5), atol=1e-5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..config import AugmentConfig
+from ..config import AugmentConfig, ConfigError
 from .ops import color_jitter, gaussian_blur, random_grayscale, random_resized_crop, random_solarize
 
 
@@ -26,6 +26,9 @@ class MultiCropAugment:
         self.cfg = cfg
         self.global_size = cfg.global_size or image_size
         self.local_size = cfg.local_size or max(8, round(self.global_size * 3 / 7))
+        if cfg.n_local and self.local_size >= self.global_size:
+            # Methods tell global from local views by size, so local crops must be smaller.
+            raise ConfigError(f"augment.local_size ({self.local_size}) must be smaller than the global size ({self.global_size})")
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
         self.std = torch.tensor(std).view(1, -1, 1, 1)
 

@@ -1,6 +1,19 @@
-"""Losses: pure functions of tensors."""
+"""Losses: pure functions of tensors (and DINO's teacher targets, which keep a centre)."""
 
 from .byol import byol_loss
+from .dino import TeacherTargets, cross_entropy_pairs, distillation_diagnostics, sinkhorn_knopp
+from .ibot import block_masks, masked_patch_loss
+from .koleo import koleo_loss
 from .ntxent import ntxent_loss
 
-__all__ = ["byol_loss", "ntxent_loss"]
+__all__ = [
+    "TeacherTargets",
+    "block_masks",
+    "byol_loss",
+    "cross_entropy_pairs",
+    "distillation_diagnostics",
+    "koleo_loss",
+    "masked_patch_loss",
+    "ntxent_loss",
+    "sinkhorn_knopp",
+]

@@ -7,14 +7,15 @@ import torch.nn as nn
 from ..config import METHOD_CONFIGS, ModelConfig
 from .base import Method
 from .byol import BYOL
+from .dino import DINO
 from .simclr import SimCLR
 
-METHODS: dict[str, type[Method]] = {"simclr": SimCLR, "byol": BYOL}
+METHODS: dict[str, type[Method]] = {"simclr": SimCLR, "byol": BYOL, "dino": DINO}
 
-__all__ = ["BYOL", "METHODS", "Method", "SimCLR", "build_method"]
+__all__ = ["BYOL", "DINO", "METHODS", "Method", "SimCLR", "build_method"]
 
 
-def build_method(cfg, backbone: nn.Module, model_cfg: ModelConfig, total_steps: int) -> Method:
+def build_method(cfg, backbone: nn.Module, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1) -> Method:
     if cfg.name not in METHODS:
         raise ValueError(f"unknown method '{cfg.name}'; valid methods: {', '.join(sorted(METHOD_CONFIGS))}")
-    return METHODS[cfg.name](backbone, cfg, model_cfg, total_steps)
+    return METHODS[cfg.name](backbone, cfg, model_cfg, total_steps, steps_per_epoch)

@@ -12,7 +12,15 @@ class Method(nn.Module):
     ``training_step(views, step)`` gets the augmented views (each (B, C, H, W)) and returns
     ``"loss"``, named loss terms, and ``"features"``: detached backbone features (B, D) of the
     first view, which the trainer's online linear probe reads.
+
+    ``total_steps`` and ``steps_per_epoch`` let a method run its own schedules (EMA momentum,
+    temperatures, freezing) in steps.
     """
+
+    def __init__(self, total_steps: int, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
 
     def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
         raise NotImplementedError
@@ -20,6 +28,9 @@ class Method(nn.Module):
     def forward(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
         # DDP synchronises gradients through forward(), so the trainer calls the method itself.
         return self.training_step(views, step)
+
+    def before_optimizer_step(self, step: int) -> None:
+        """Gradient edits after backward and clipping (DINO freezes its last layer here)."""
 
     def on_step_end(self, step: int) -> None:
         """EMA updates, centres and schedules that follow the optimizer step."""

@@ -20,10 +20,9 @@ class BYOL(Method):
     """Online backbone + projector + predictor; an EMA target (backbone + projector) with a
     cosine momentum schedule (``momentum`` -> ``momentum_end``); symmetric loss over two views."""
 
-    def __init__(self, backbone: nn.Module, cfg: BYOLConfig, model_cfg: ModelConfig, total_steps: int) -> None:
-        super().__init__()
+    def __init__(self, backbone: nn.Module, cfg: BYOLConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1) -> None:
+        super().__init__(total_steps, steps_per_epoch)
         self.cfg = cfg
-        self.total_steps = total_steps
         self.backbone = backbone
         self.projector = projection_head(backbone.num_features, model_cfg.proj_hidden, model_cfg.proj_dim)
         self.predictor = prediction_head(model_cfg.proj_dim, model_cfg.pred_hidden)

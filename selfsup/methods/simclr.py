@@ -15,8 +15,8 @@ from .base import Method
 class SimCLR(Method):
     """Backbone + projector; NT-Xent between two views, negatives gathered across processes."""
 
-    def __init__(self, backbone: nn.Module, cfg: SimCLRConfig, model_cfg: ModelConfig, total_steps: int) -> None:
-        super().__init__()
+    def __init__(self, backbone: nn.Module, cfg: SimCLRConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1) -> None:
+        super().__init__(total_steps, steps_per_epoch)
         self.cfg = cfg
         self.backbone = backbone
         self.projector = projection_head(backbone.num_features, model_cfg.proj_hidden, model_cfg.proj_dim)

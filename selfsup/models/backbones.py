@@ -25,14 +25,21 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def backbone_spec(name: str, in_chans: int, img_size: int) -> tuple[str, dict[str, Any]]:
-    """The timm model name and kwargs (``num_classes=0``: features, no classifier) for ``name``."""
+def backbone_spec(name: str, in_chans: int, img_size: int, global_pool: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The timm model name and kwargs (``num_classes=0``: features, no classifier) for ``name``.
+
+    ``global_pool`` overrides the preset's pooling (ViTs: ``"token"`` = [CLS], ``"avg"`` = mean patch).
+    ViTs take any image size that is a multiple of the patch (multi-crop's local views).
+    """
     timm_name, kwargs = PRESETS.get(name, (name, {}))
     kwargs = {**kwargs, "num_classes": 0, "in_chans": in_chans}
     if "patch_size" in kwargs and kwargs["patch_size"] is None:
         kwargs["patch_size"] = max(1, img_size // 4)
+    if global_pool is not None:
+        kwargs["global_pool"] = global_pool
     if timm_name.startswith(("vit_", "deit_", "eva_")):
         kwargs["img_size"] = img_size
+        kwargs["dynamic_img_size"] = True
     return timm_name, kwargs
 
 
@@ -43,9 +50,9 @@ def _cifar_stem(model: nn.Module) -> None:
     model.maxpool = nn.Identity()
 
 
-def build_backbone(name: str, in_chans: int, img_size: int) -> nn.Module:
+def build_backbone(name: str, in_chans: int, img_size: int, global_pool: str | None = None) -> nn.Module:
     """A preset (see :data:`PRESETS`) or any timm model name, without its classifier."""
-    timm_name, kwargs = backbone_spec(name, in_chans, img_size)
+    timm_name, kwargs = backbone_spec(name, in_chans, img_size, global_pool)
     if not timm.is_model(timm_name):
         raise ValueError(f"unknown backbone '{name}'; presets: {', '.join(PRESETS)}, or any timm model name")
     model = timm.create_model(timm_name, pretrained=False, **kwargs)

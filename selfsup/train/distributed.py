@@ -70,6 +70,20 @@ def all_reduce_mean(x: Tensor) -> Tensor:
     return x
 
 
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Sum of ``x`` over ranks (in place where distributed); returns ``x``."""
+    if is_distributed():
+        dist.all_reduce(x)
+    return x
+
+
+def all_reduce_max(x: Tensor) -> Tensor:
+    """Maximum of ``x`` over ranks (in place where distributed); returns ``x``."""
+    if is_distributed():
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+    return x
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

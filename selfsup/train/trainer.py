@@ -47,18 +47,19 @@ class RunParts:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    global_pool: str | None = None
 
 
 def run_parts(cfg: Config, train_set: TensorImageDataset) -> RunParts:
     mean, std = channel_stats(train_set)
     size = cfg.augment.global_size or train_set.image_size
-    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std)
+    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool)
 
 
-def build_networks(cfg: Config, meta: RunParts, total_steps: int) -> tuple[Method, nn.Linear | None]:
+def build_networks(cfg: Config, meta: RunParts, total_steps: int, steps_per_epoch: int = 1) -> tuple[Method, nn.Linear | None]:
     """The method (with its backbone) and the online linear probe (None without labels)."""
-    backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size)
-    method = build_method(cfg.method, backbone, cfg.model, total_steps)
+    backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool)
+    method = build_method(cfg.method, backbone, cfg.model, total_steps, steps_per_epoch)
     probe = nn.Linear(backbone.num_features, meta.num_classes) if cfg.train.online_probe and meta.num_classes > 0 else None
     return method, probe
 
@@ -108,7 +109,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the {len(train_set)} training images")
     total_steps = cfg.train.epochs * steps_per_epoch
     meta = run_parts(cfg, train_set)
-    method, probe = build_networks(cfg, meta, total_steps)
+    method, probe = build_networks(cfg, meta, total_steps, steps_per_epoch)
     method.to(device)
     augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
     optimizer = build_optimizer(cfg.optim, [method])
@@ -160,6 +161,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         skip = step - epoch * steps_per_epoch  # batches of this epoch already done before a resume
         bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not (cfg.train.progress and is_main()), leave=False)
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+        epoch_terms: dict[str, float] = {}  # sums of the method's scalar terms (collapse monitors) this epoch
         for i, (images, labels) in enumerate(loader):
             if i < skip:
                 continue
@@ -186,6 +188,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             loss.backward()
             if cfg.optim.clip_grad:
                 nn.utils.clip_grad_norm_(method.parameters(), cfg.optim.clip_grad)
+            method.before_optimizer_step(step)
             optimizer.step()
             method.on_step_end(step)
             if probe is not None and (labels >= 0).all():
@@ -193,6 +196,9 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
                 probe_opt.zero_grad(set_to_none=True)
                 probe_loss.backward()
                 probe_opt.step()
+            terms = {k: v.item() for k, v in out.items() if k not in ("loss", "features") and v.numel() == 1}
+            for k, v in terms.items():
+                epoch_terms[k] = epoch_terms.get(k, 0.0) + v
             step += 1
             seen += images.shape[0] * world
             loss_sum, loss_n = loss_sum + loss_value, loss_n + 1
@@ -200,13 +206,14 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.0f}")
             bar.update(1)
             if step % 10 == 0 or step == last_step:
-                terms = {k: v.item() for k, v in out.items() if k not in ("loss", "features") and v.numel() == 1}
                 logger.log({"kind": "train", "step": step, "epoch": epoch + 1, "loss": loss_sum / loss_n, "lr": lr, "weight_decay": wd, "images_per_s": rate, **terms})
                 loss_sum, loss_n = 0.0, 0
         bar.close()
         epoch_done = step % steps_per_epoch == 0
         if epoch_done and seen:
-            logger.log({"kind": "epoch", "step": step, "epoch": epoch + 1, "images_per_s": rate, "seconds": time.perf_counter() - t0})
+            done = step - epoch * steps_per_epoch - skip
+            means = {k: v / done for k, v in epoch_terms.items()}
+            logger.log({"kind": "epoch", "step": step, "epoch": epoch + 1, "images_per_s": rate, "seconds": time.perf_counter() - t0, **means})
         finished = step >= last_step
         # The last epoch's evaluation is the final one below (with the linear probe), not done twice.
         if epoch_done and (epoch + 1) % cfg.train.eval_every == 0 and not finished and is_main():

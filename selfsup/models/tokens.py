@@ -1,0 +1,93 @@
+"""Token-level access to timm's VisionTransformer without forking it.
+
+The functions here run the pieces timm's ``forward_features`` runs (patch embedding, position
+embedding, blocks, norm) and add what self-distillation needs: mask tokens at chosen patch
+positions (iBOT, MAE-style inputs), patch tokens beside the pooled feature, and the last
+block's attention weights (attention maps, attention-guided token dropping).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from timm.models.vision_transformer import VisionTransformer
+from torch import Tensor
+
+
+def is_vit(backbone: nn.Module) -> bool:
+    return isinstance(backbone, VisionTransformer)
+
+
+def require_vit(backbone: nn.Module, what: str) -> VisionTransformer:
+    if not is_vit(backbone):
+        raise ValueError(f"{what} needs a ViT backbone (token access); got {type(backbone).__name__}")
+    return backbone
+
+
+def embed_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None) -> Tensor:
+    """Images (B, C, H, W) -> input tokens (B, P + N, D) with P prefix ([CLS]) tokens.
+
+    ``mask`` (B, N) bool puts ``mask_token`` (D,) in place of the masked patch embeddings,
+    before the position embedding is added (as iBOT does).
+    """
+    t = vit.patch_embed(x)  # (B, h, w, D) with dynamic image size, else (B, N, D)
+    if mask is not None:
+        if mask_token is None:
+            raise ValueError("a mask needs a mask_token")
+        t = torch.where(mask.view(*t.shape[:-1], 1), mask_token.to(t.dtype), t)
+    t = vit._pos_embed(t)
+    t = vit.patch_drop(t)
+    return vit.norm_pre(t)
+
+
+def forward_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None) -> Tensor:
+    """Images (B, C, H, W) -> output tokens (B, P + N, D) after the final norm."""
+    return vit.norm(vit.blocks(embed_tokens(vit, x, mask, mask_token)))
+
+
+def pool(vit: VisionTransformer, tokens: Tensor) -> Tensor:
+    """Output tokens (B, P + N, D) -> the backbone's own feature (B, D), the one ``vit(x)`` returns."""
+    return vit.forward_head(tokens, pre_logits=True)
+
+
+def patch_tokens(vit: VisionTransformer, tokens: Tensor) -> Tensor:
+    """Output tokens (B, P + N, D) -> patch tokens (B, N, D)."""
+    return tokens[:, vit.num_prefix_tokens :]
+
+
+def block_attention(block: nn.Module, tokens: Tensor) -> Tensor:
+    """A timm ``Block``'s attention weights for its input ``tokens`` (B, T, D): (B, heads, T, T).
+
+    Recomputed from the block's own qkv projection and norms; each row sums to 1.
+    """
+    attn = block.attn
+    h = block.norm1(tokens)
+    b, t, _ = h.shape
+    qkv = attn.qkv(h).reshape(b, t, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+    q, k, _ = qkv.unbind(0)  # (B, heads, T, head_dim)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    return ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+
+
+def last_block_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
+    """Images (B, C, H, W) -> the last block's attention (B, heads, T, T), T = P + N tokens."""
+    t = embed_tokens(vit, x)
+    for block in vit.blocks[:-1]:
+        t = block(t)
+    return block_attention(vit.blocks[-1], t)
+
+
+def cls_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
+    """Images (B, C, H, W) -> the last block's [CLS] -> patch attention (B, heads, N).
+
+    The [CLS] row also gives weight to the prefix tokens, so these sum to at most 1.
+    """
+    if vit.cls_token is None:
+        raise ValueError("cls_attention needs a ViT with a [CLS] token")
+    return last_block_attention(vit, x)[:, :, 0, vit.num_prefix_tokens :]
+
+
+def grid_size(vit: VisionTransformer, x: Tensor) -> tuple[int, int]:
+    """The patch grid (h, w) of images ``x`` (B, C, H, W)."""
+    ph, pw = vit.patch_embed.patch_size
+    return x.shape[-2] // ph, x.shape[-1] // pw

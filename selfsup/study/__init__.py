@@ -1,0 +1,1 @@
+"""Claim experiments: each runs the trainer several ways and writes a table and plots."""
