@@ -63,7 +63,9 @@ def lightly_dino(backbone: nn.Module, norm: dict, cfg):  # noqa: ANN001, ANN201
 
     c, a = cfg.method, cfg.augment
     head = DINOProjectionHead(backbone.num_features, c.hidden_dim, c.bottleneck_dim, c.out_dim, freeze_last_layer=1)
-    t_backbone, t_head = copy.deepcopy(backbone), copy.deepcopy(head)
+    t_backbone = copy.deepcopy(backbone)
+    t_head = DINOProjectionHead(backbone.num_features, c.hidden_dim, c.bottleneck_dim, c.out_dim)  # weight_norm: no deepcopy
+    t_head.load_state_dict(head.state_dict())
     deactivate_requires_grad(t_backbone)
     deactivate_requires_grad(t_head)
     transform = DINOTransform(global_crop_size=28, global_crop_scale=tuple(a.global_scale), local_crop_size=a.local_size, local_crop_scale=tuple(a.local_scale), n_local_views=a.n_local, hf_prob=0.0, normalize=norm)

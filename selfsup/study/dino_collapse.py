@@ -27,6 +27,7 @@ def setting_config(base: Config, name: str, out_dir: Path) -> Config:
     centering, sharpen = SETTINGS[name]
     cfg = copy.deepcopy(base)
     cfg.method.centering = centering
+    cfg.method.use_bn_in_head = False  # BatchNorm in the head centres each batch itself and would hide what is varied
     if not sharpen:
         cfg.method.teacher_temp = cfg.method.warmup_teacher_temp = cfg.method.student_temp
     cfg.train.out_dir = str(out_dir)
