@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("study", help="reproduce a claim at small scale; writes a table and plots")
     s.add_argument("name", choices=["dino-collapse"], help="dino-collapse: DINO with / without centring and sharpening")
     s.add_argument("--config", help="a DINO preset (default: configs/dino_mnist.yaml)")
-    s.add_argument("--epochs", type=int, default=5)
+    s.add_argument("--epochs", type=int, default=6)
     s.add_argument("--out", default="runs/study_dino_collapse")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")
     s.set_defaults(func=_cmd_study)
