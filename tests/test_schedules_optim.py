@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from selfsup.config import OptimConfig
 from selfsup.train.optim import LARS, build_optimizer, param_groups
-from selfsup.train.schedules import cosine, warmup_cosine
+from selfsup.train.schedules import cosine, linear_warmup, warmup_cosine
 
 
 def test_cosine_endpoints_and_midpoint():
@@ -53,3 +53,10 @@ def test_build_optimizer_names_valid_choices():
         assert build_optimizer(OptimConfig(name=name), [model]) is not None
     with pytest.raises(ValueError, match="adamw, sgd, lars"):
         build_optimizer(OptimConfig(name="adam"), [model])
+
+
+def test_linear_warmup_endpoints():
+    assert linear_warmup(0, 10, 0.04, 0.07) == 0.04
+    assert abs(linear_warmup(5, 10, 0.04, 0.07) - 0.055) < 1e-12
+    assert linear_warmup(10, 10, 0.04, 0.07) == linear_warmup(99, 10, 0.04, 0.07) == 0.07
+    assert linear_warmup(0, 0, 0.04, 0.07) == 0.07  # no warm-up

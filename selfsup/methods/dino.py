@@ -14,15 +14,8 @@ from ..heads import DINOHead
 from ..losses import TeacherTargets, block_masks, cross_entropy_pairs, distillation_diagnostics, koleo_loss, masked_patch_loss
 from ..models.tokens import forward_tokens, grid_size, is_vit, patch_tokens, pool, require_vit
 from ..train.ema import EMA
-from ..train.schedules import cosine
+from ..train.schedules import cosine, linear_warmup
 from .base import Method
-
-
-def linear_warmup(step: int, warmup_steps: int, start: float, end: float) -> float:
-    """``start`` -> ``end`` linearly over ``warmup_steps``, then ``end``."""
-    if step >= warmup_steps:
-        return end
-    return start + (end - start) * step / warmup_steps
 
 
 class DINO(Method):

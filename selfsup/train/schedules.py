@@ -17,3 +17,10 @@ def warmup_cosine(step: int, total: int, warmup: int, peak: float, end: float) -
     if step < warmup:
         return peak * (step + 1) / warmup
     return cosine(step - warmup, total - warmup, peak, end)
+
+
+def linear_warmup(step: int, warmup: int, start: float, end: float) -> float:
+    """``start`` at step 0, linearly to ``end`` at step ``warmup``, then ``end`` (DINO's teacher temperature)."""
+    if step >= warmup:
+        return end
+    return start + (end - start) * step / warmup
