@@ -8,7 +8,8 @@ import torch
 
 from selfsup.cli import main
 from selfsup.eval.attention import attention_in_mask
-from selfsup.study.dino_collapse import collapse_kind
+from selfsup.config import load_config
+from selfsup.study.dino_collapse import SETTINGS, collapse_kind, setting_config
 from selfsup.train.logging import read_metrics
 
 DINO_TINY = [
@@ -57,6 +58,17 @@ def test_collapse_kinds():
     assert collapse_kind(0.97 * math.log(k), math.log(k), k) == "uniform collapse"
     assert collapse_kind(0.01, 0.2, k) == "one dimension dominates"
     assert collapse_kind(2.0, 6.5, k) == "no collapse"
+
+
+def test_collapse_study_settings(tmp_path):
+    base = load_config("configs/dino_mnist.yaml")
+    cfgs = {name: setting_config(base, name, tmp_path) for name in SETTINGS}
+    assert [c.method.centering for c in cfgs.values()] == ["center", "center", "none", "none"]
+    for name, cfg in cfgs.items():
+        sharpened = cfg.method.teacher_temp < cfg.method.student_temp
+        assert sharpened == ("sharpening" in name)
+        assert not cfg.method.use_bn_in_head  # BatchNorm would centre by itself
+    assert base.method.use_bn_in_head and base.method.centering == "center"  # the base is not modified
 
 
 @pytest.mark.slow

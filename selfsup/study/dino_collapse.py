@@ -1,4 +1,4 @@
-"""Why DINO does not collapse (Caron et al. 2021, Sec. 5.3): centring alone drives the teacher
+"""Why DINO does not collapse (Caron et al. 2021, the collapse ablation): centring alone drives the teacher
 towards the uniform distribution, sharpening alone towards one dominant dimension; together
 they balance. Runs DINO four ways on one preset and reports entropy, KL and kNN accuracy."""
 
