@@ -161,7 +161,7 @@ def run_ours(method: str, epochs: int, out_dir: str, overrides: list[str]) -> di
     return {"images_per_s": float(np.mean(rates[1:] if len(rates) > 1 else rates)), "knn_acc": summary["knn_acc"]}
 
 
-def bare_step(method: str, overrides: list[str], steps: int = 15) -> float:
+def bare_step(method: str, overrides: list[str], steps: int = 40) -> float:
     """Source images/s of forward + backward + update on pre-made views (no data, no augmentation)."""
     cfg = load_config(PRESETS / f"{method}_mnist.yaml", overrides)
     torch.manual_seed(0)

@@ -196,7 +196,8 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
                 probe_opt.zero_grad(set_to_none=True)
                 probe_loss.backward()
                 probe_opt.step()
-            terms = {k: v.item() for k, v in out.items() if k not in ("loss", "features") and v.numel() == 1}
+            names = [k for k, v in out.items() if k not in ("loss", "features") and v.numel() == 1]
+            terms = dict(zip(names, torch.stack([out[k].detach().float() for k in names]).tolist())) if names else {}  # one device sync
             for k, v in terms.items():
                 epoch_terms[k] = epoch_terms.get(k, 0.0) + v
             step += 1
