@@ -2,6 +2,8 @@
 the one-process results."""
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
@@ -17,14 +19,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def _gloo(rank: int, port: int) -> Iterator[None]:
+    """This process as rank ``rank`` of a 2-process gloo group for the block."""
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def _data():
     g = torch.Generator().manual_seed(0)
     return torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.randn(5, 4, generator=g)
 
 
 def _worker(rank: int, port: int, out_path: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    try:
+    with _gloo(rank, port):
         x1, x2, w0 = _data()
         w = w0.clone().requires_grad_(True)
         part = slice(rank * 4, rank * 4 + 4)
@@ -34,8 +45,6 @@ def _worker(rank: int, port: int, out_path: str) -> None:
         mean_loss = all_reduce_mean(loss.detach().clone())
         if rank == 0:
             torch.save({"loss": mean_loss, "grad": grad}, out_path)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_gathered_ntxent_equals_single_process(tmp_path):
@@ -55,8 +64,7 @@ def _teacher_logits():
 
 
 def _targets_worker(rank: int, port: int, out_path: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    try:
+    with _gloo(rank, port):
         part = _teacher_logits()[rank * 6 : rank * 6 + 6]
         targets = TeacherTargets(7, "center", momentum=0.9)
         targets(part, temp=0.1)
@@ -65,8 +73,6 @@ def _targets_worker(rank: int, port: int, out_path: str) -> None:
         dist.all_gather(parts, sk)
         if rank == 0:
             torch.save({"center": targets.center, "sinkhorn": torch.cat(parts)}, out_path)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_center_and_sinkhorn_are_computed_over_all_processes(tmp_path):
