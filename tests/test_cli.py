@@ -58,6 +58,12 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "unknown backbone 'not_a_model'" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nope")]) == 2
     assert "no run folder" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "metrics.jsonl").write_text('{"kind": "train", "step": 10}\n')
+    assert main(["train", "data.name=digits", f"train.out_dir={tmp_path}", "train.run_name=taken"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (taken / "metrics.jsonl").read_text() == '{"kind": "train", "step": 10}\n'  # nothing lost
 
 
 @pytest.mark.slow

@@ -92,6 +92,9 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         torch.set_num_threads(cfg.train.threads)
     run_dir = resolve_run_dir(cfg)
     ckpt_path = run_dir / CHECKPOINT
+    if not resume and (ckpt_path.is_file() or (run_dir / "metrics.jsonl").is_file()):
+        # A fresh run here would mix its metrics with the old run's and overwrite its checkpoint.
+        raise ValueError(f"{run_dir} already holds a run; continue it with `selfsup train --resume {run_dir}` or set another train.run_name")
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.is_file() else None
     torch.manual_seed(cfg.train.seed)
     if is_main():
