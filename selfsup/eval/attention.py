@@ -74,14 +74,15 @@ def write_attention_report(encoder: nn.Module, dataset: TensorImageDataset, mean
     over the whole dataset against its random (area) baseline."""
     out_dir = Path(out_dir)
     shown = dataset.images[:num_images]
-    maps = attention_maps(encoder, shown, mean, std)
+    # With masks every image's map is needed for the share; the grids then take the first ones.
+    maps = attention_maps(encoder, dataset.images if dataset.masks is not None else shown, mean, std)
     grids = [
         str(save_attention_grid(shown[s : s + per_grid], maps[s : s + per_grid], out_dir / f"attention_{s // per_grid:02d}.png", "last-block [CLS] attention"))
         for s in range(0, len(shown), per_grid)
     ]
     report: dict[str, float | list[str]] = {"grids": grids}
     if dataset.masks is not None:
-        inside, area = attention_in_mask(attention_maps(encoder, dataset.images, mean, std), dataset.masks)
+        inside, area = attention_in_mask(maps, dataset.masks)
         report["attention_in_object"] = inside.mean().item()
         report["object_area"] = area.mean().item()
     return report

@@ -79,16 +79,15 @@ class TeacherTargets(nn.Module):
 
 
 @torch.no_grad()
-def distillation_diagnostics(teacher_probs: Tensor, student_logits: Tensor, student_temp: float) -> dict[str, Tensor]:
-    """Collapse monitors for targets (G, B, K) and student logits (V, B, K), first G views shared.
+def distillation_diagnostics(teacher_probs: Tensor, cross_entropy: Tensor) -> dict[str, Tensor]:
+    """Collapse monitors from targets (G, B, K) and the loss's mean cross-entropy over its view pairs.
 
     ``teacher_entropy``: mean per-sample entropy of the targets (log K: uniform collapse);
     ``teacher_batch_entropy``: entropy of their batch mean (near 0: one dimension dominates);
-    ``kl``: KL(teacher || student) over the loss's view pairs (near 0: nothing left to learn).
+    ``kl``: KL(teacher || student) = cross-entropy - teacher entropy (near 0: nothing left to learn).
     """
     t = teacher_probs.float()
     entropy = -(t * t.clamp_min(1e-12).log()).sum(-1)  # (G, B)
     mean_t = t.mean(dim=(0, 1))
     batch_entropy = -(mean_t * mean_t.clamp_min(1e-12).log()).sum()
-    kl = cross_entropy_pairs(t, student_logits, student_temp) - entropy.mean()
-    return {"teacher_entropy": entropy.mean(), "teacher_batch_entropy": batch_entropy, "kl": kl}
+    return {"teacher_entropy": entropy.mean(), "teacher_batch_entropy": batch_entropy, "kl": cross_entropy.detach() - entropy.mean()}

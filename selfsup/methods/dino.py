@@ -34,6 +34,7 @@ class DINO(Method):
         self.head = DINOHead(backbone.num_features, cfg.out_dim, cfg.hidden_dim, cfg.bottleneck_dim, norm_last_layer=cfg.norm_last_layer, use_bn=cfg.use_bn_in_head)
         self.targets = TeacherTargets(cfg.out_dim, cfg.centering, cfg.center_momentum)
         students: list[nn.Module] = [self.backbone, self.head]
+        self.register_parameter("mask_token", None)  # set below when iBOT is on
         if cfg.ibot_weight > 0:
             vit = require_vit(backbone, "iBOT (method.ibot_weight > 0)")
             self.mask_token = nn.Parameter(torch.zeros(vit.embed_dim))
@@ -76,7 +77,7 @@ class DINO(Method):
             t_feat, t_patches = self._encode(self.teacher[0], globals_)
             t_probs = self.targets(self.teacher[1](t_feat), self.teacher_temp(step)).view(g, b, -1)  # (G, B, K)
 
-        s_feat, s_patches = self._encode(self.backbone, globals_, masks, getattr(self, "mask_token", None))
+        s_feat, s_patches = self._encode(self.backbone, globals_, masks, self.mask_token)
         s_logits = [self.head(s_feat)]  # (G*B, K)
         if len(views) > g:
             s_local, _ = self._encode(self.backbone, torch.cat(views[g:]))  # (L*B, D)
@@ -84,7 +85,7 @@ class DINO(Method):
         s_logits = torch.cat(s_logits).view(len(views), b, -1)  # (V, B, K)
 
         dino = cross_entropy_pairs(t_probs, s_logits, cfg.student_temp)
-        out = {"dino_loss": dino.detach(), **distillation_diagnostics(t_probs, s_logits, cfg.student_temp)}
+        out = {"dino_loss": dino.detach(), **distillation_diagnostics(t_probs, dino)}
         loss = dino
         if cfg.koleo_weight > 0:
             koleo = sum(koleo_loss(f) for f in s_feat.chunk(g))
