@@ -63,6 +63,7 @@ class AugmentConfig:
 class ModelConfig:
     backbone: str = "vit_micro"  # a preset of selfsup.models or any timm model name
     global_pool: str | None = None  # override the preset's pooling: "token" ([CLS]) or "avg" (ViTs)
+    patch_size: int | None = None  # override a ViT preset's patch side (more tokens per image)
     proj_hidden: int = 512
     proj_dim: int = 128
     pred_hidden: int = 512
@@ -83,10 +84,10 @@ class BYOLConfig:
 
 
 @dataclass
-class DINOConfig:
-    """DINO; with ``ibot_weight``, ``koleo_weight`` and ``centering="sinkhorn"`` the DINOv2 recipe."""
+class DistillConfig:
+    """What the self-distillation methods (DINO, AttnDrop) share: heads, temperatures, centring, EMA."""
 
-    name: str = "dino"
+    name: str = ""
     out_dim: int = 4096  # prototypes (DINO's ViT-S uses 65,536)
     hidden_dim: int = 2048
     bottleneck_dim: int = 256
@@ -102,15 +103,49 @@ class DINOConfig:
     momentum_end: float = 1.0
     freeze_last_layer_epochs: float = 1.0
     koleo_weight: float = 0.0  # DINOv2: 0.1
+    patch_out_dim: int = 4096  # the patch (iBOT) head's prototypes
+    patch_teacher_temp: float = 0.07
+    patch_warmup_teacher_temp: float = 0.04
+
+
+@dataclass
+class DINOConfig(DistillConfig):
+    """DINO; with ``ibot_weight``, ``koleo_weight`` and ``centering="sinkhorn"`` the DINOv2 recipe."""
+
+    name: str = "dino"
     ibot_weight: float = 0.0  # DINOv2: 1.0; 0 turns iBOT (and masking) off
-    ibot_out_dim: int = 4096
     ibot_mask_ratio: tuple[float, float] = (0.1, 0.5)
     ibot_mask_prob: float = 0.5  # fraction of global views that are masked
-    ibot_teacher_temp: float = 0.07
-    ibot_warmup_teacher_temp: float = 0.04
 
 
-METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig, "dino": DINOConfig}
+@dataclass
+class AttnDropConfig(DistillConfig):
+    """AttnDrop: DINO [CLS] loss + patch distillation at the kept tokens + pixel reconstruction
+    of the dropped ones; the teacher's [CLS] attention picks the tokens the student keeps."""
+
+    name: str = "attndrop"
+    keep_ratio: float = 0.5  # 1.0 turns dropping (and so reconstruction) off
+    drop_policy: str = "attention"  # attention | random | low_attention
+    w_cls: float = 1.0
+    w_patch: float = 1.0
+    w_recon: float = 1.0
+    norm_pix_loss: bool = True  # per-patch normalised pixel targets
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+
+
+@dataclass
+class MAEConfig:
+    name: str = "mae"
+    mask_ratio: float = 0.75
+    norm_pix_loss: bool = True  # per-patch normalised pixel targets
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+
+
+METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig, "dino": DINOConfig, "attndrop": AttnDropConfig, "mae": MAEConfig}
 
 
 @dataclass

@@ -17,7 +17,7 @@ def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str, dict[st
     the preset and the input normalisation. Returns (path, timm name, kwargs)."""
     out = Path(out)
     meta = run.meta
-    timm_name, kwargs = backbone_spec(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool)
+    timm_name, kwargs = backbone_spec(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool, meta.patch_size)
     tensors = {k: v.detach().contiguous() for k, v in run.encoder().state_dict().items()}
     metadata = {
         "timm_name": timm_name,

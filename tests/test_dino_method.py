@@ -9,7 +9,7 @@ from selfsup.models import build_backbone
 from selfsup.models.tokens import block_attention, cls_attention, embed_tokens, forward_tokens, last_block_attention
 from selfsup.train.optim import build_optimizer
 
-SMALL = {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16, "ibot_out_dim": 48}
+SMALL = {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16, "patch_out_dim": 48}
 
 
 def _method(steps_per_epoch=5, **kw):

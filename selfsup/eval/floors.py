@@ -17,7 +17,7 @@ def floors(cfg: Config) -> dict[str, dict[str, float]]:
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
     mean, std = channel_stats(train_set)
     torch.manual_seed(cfg.train.seed)
-    backbone = build_backbone(cfg.model.backbone, train_set.channels, train_set.image_size, cfg.model.global_pool)
+    backbone = build_backbone(cfg.model.backbone, train_set.channels, train_set.image_size, cfg.model.global_pool, cfg.model.patch_size)
     random_init = (
         extract_features(backbone, train_set, mean, std, cfg.eval.batch_size),
         extract_features(backbone, test_set, mean, std, cfg.eval.batch_size),

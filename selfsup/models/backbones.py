@@ -25,14 +25,19 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def backbone_spec(name: str, in_chans: int, img_size: int, global_pool: str | None = None) -> tuple[str, dict[str, Any]]:
+def backbone_spec(name: str, in_chans: int, img_size: int, global_pool: str | None = None, patch_size: int | None = None) -> tuple[str, dict[str, Any]]:
     """The timm model name and kwargs (``num_classes=0``: features, no classifier) for ``name``.
 
     ``global_pool`` overrides the preset's pooling (ViTs: ``"token"`` = [CLS], ``"avg"`` = mean patch).
-    ViTs take any image size that is a multiple of the patch (multi-crop's local views).
+    ``patch_size`` overrides a ViT preset's patch side. ViTs take any image size that is a
+    multiple of the patch (multi-crop's local views).
     """
     timm_name, kwargs = PRESETS.get(name, (name, {}))
     kwargs = {**kwargs, "num_classes": 0, "in_chans": in_chans}
+    if patch_size is not None:
+        if "patch_size" not in kwargs:
+            raise ValueError(f"model.patch_size needs a ViT preset ({', '.join(n for n, (_, k) in PRESETS.items() if 'patch_size' in k)}); got '{name}'")
+        kwargs["patch_size"] = patch_size
     if "patch_size" in kwargs and kwargs["patch_size"] is None:
         kwargs["patch_size"] = max(1, img_size // 4)
     if global_pool is not None:
@@ -50,9 +55,9 @@ def _cifar_stem(model: nn.Module) -> None:
     model.maxpool = nn.Identity()
 
 
-def build_backbone(name: str, in_chans: int, img_size: int, global_pool: str | None = None) -> nn.Module:
+def build_backbone(name: str, in_chans: int, img_size: int, global_pool: str | None = None, patch_size: int | None = None) -> nn.Module:
     """A preset (see :data:`PRESETS`) or any timm model name, without its classifier."""
-    timm_name, kwargs = backbone_spec(name, in_chans, img_size, global_pool)
+    timm_name, kwargs = backbone_spec(name, in_chans, img_size, global_pool, patch_size)
     if not timm.is_model(timm_name):
         raise ValueError(f"unknown backbone '{name}'; presets: {', '.join(PRESETS)}, or any timm model name")
     model = timm.create_model(timm_name, pretrained=False, **kwargs)

@@ -48,17 +48,18 @@ class RunParts:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     global_pool: str | None = None
+    patch_size: int | None = None
 
 
 def run_parts(cfg: Config, train_set: TensorImageDataset) -> RunParts:
     mean, std = channel_stats(train_set)
     size = cfg.augment.global_size or train_set.image_size
-    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool)
+    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool, cfg.model.patch_size)
 
 
 def build_networks(cfg: Config, meta: RunParts, total_steps: int, steps_per_epoch: int = 1) -> tuple[Method, nn.Linear | None]:
     """The method (with its backbone) and the online linear probe (None without labels)."""
-    backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool)
+    backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool, meta.patch_size)
     method = build_method(cfg.method, backbone, cfg.model, total_steps, steps_per_epoch)
     probe = nn.Linear(backbone.num_features, meta.num_classes) if cfg.train.online_probe and meta.num_classes > 0 else None
     return method, probe
