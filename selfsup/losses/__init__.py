@@ -5,6 +5,7 @@ from .dino import TeacherTargets, cross_entropy_pairs, distillation_diagnostics,
 from .ibot import block_masks, masked_patch_loss
 from .koleo import koleo_loss
 from .ntxent import ntxent_loss
+from .reconstruction import reconstruction_loss
 
 __all__ = [
     "TeacherTargets",
@@ -15,5 +16,6 @@ __all__ = [
     "koleo_loss",
     "masked_patch_loss",
     "ntxent_loss",
+    "reconstruction_loss",
     "sinkhorn_knopp",
 ]

@@ -24,11 +24,17 @@ def require_vit(backbone: nn.Module, what: str) -> VisionTransformer:
     return backbone
 
 
-def embed_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None) -> Tensor:
+def gather_patches(patches: Tensor, keep: Tensor) -> Tensor:
+    """Patch tokens (B, N, D) -> the tokens at indices ``keep`` (B, K), in that order: (B, K, D)."""
+    return patches.gather(1, keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
+
+
+def embed_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None, keep: Tensor | None = None) -> Tensor:
     """Images (B, C, H, W) -> input tokens (B, P + N, D) with P prefix ([CLS]) tokens.
 
     ``mask`` (B, N) bool puts ``mask_token`` (D,) in place of the masked patch embeddings,
-    before the position embedding is added (as iBOT does).
+    before the position embedding is added (as iBOT does). ``keep`` (B, K) patch indices keeps
+    only those patches, after the position embedding (token dropping): (B, P + K, D).
     """
     t = vit.patch_embed(x)  # (B, h, w, D) with dynamic image size, else (B, N, D)
     if mask is not None:
@@ -36,13 +42,28 @@ def embed_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, 
             raise ValueError("a mask needs a mask_token")
         t = torch.where(mask.view(*t.shape[:-1], 1), mask_token.to(t.dtype), t)
     t = vit._pos_embed(t)
+    if keep is not None:
+        p = vit.num_prefix_tokens
+        t = torch.cat([t[:, :p], gather_patches(t[:, p:], keep)], dim=1)
     t = vit.patch_drop(t)
     return vit.norm_pre(t)
 
 
-def forward_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None) -> Tensor:
-    """Images (B, C, H, W) -> output tokens (B, P + N, D) after the final norm."""
-    return vit.norm(vit.blocks(embed_tokens(vit, x, mask, mask_token)))
+def forward_tokens(vit: VisionTransformer, x: Tensor, mask: Tensor | None = None, mask_token: Tensor | None = None, keep: Tensor | None = None) -> Tensor:
+    """Images (B, C, H, W) -> output tokens (B, P + N, D) after the final norm, or (B, P + K, D)
+    for the patches ``keep`` (B, K) only."""
+    return vit.norm(vit.blocks(embed_tokens(vit, x, mask, mask_token, keep)))
+
+
+def forward_tokens_and_cls_attention(vit: VisionTransformer, x: Tensor) -> tuple[Tensor, Tensor]:
+    """One pass: images (B, C, H, W) -> output tokens (B, P + N, D) and the last block's
+    [CLS] -> patch attention averaged over heads (B, N)."""
+    _require_cls(vit)
+    t = embed_tokens(vit, x)
+    for block in vit.blocks[:-1]:
+        t = block(t)
+    attn = block_attention(vit.blocks[-1], t)[:, :, 0, vit.num_prefix_tokens :].mean(dim=1)
+    return vit.norm(vit.blocks[-1](t)), attn
 
 
 def pool(vit: VisionTransformer, tokens: Tensor) -> Tensor:
@@ -82,9 +103,13 @@ def cls_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
 
     The [CLS] row also gives weight to the prefix tokens, so these sum to at most 1.
     """
-    if vit.cls_token is None:
-        raise ValueError("cls_attention needs a ViT with a [CLS] token")
+    _require_cls(vit)
     return last_block_attention(vit, x)[:, :, 0, vit.num_prefix_tokens :]
+
+
+def _require_cls(vit: VisionTransformer) -> None:
+    if vit.cls_token is None:
+        raise ValueError("[CLS] attention needs a ViT with a [CLS] token (class_token=True)")
 
 
 def grid_size(vit: VisionTransformer, x: Tensor) -> tuple[int, int]:
