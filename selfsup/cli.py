@@ -39,12 +39,27 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from .train.trainer import evaluate
 
     run = load_run(args.run)
-    cfg = run.cfg
+    cfg, meta, encoder = run.cfg, run.meta, run.encoder()
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
-    result = evaluate(cfg, run.encoder(), run.probe, train_set, test_set, run.meta, "cpu", linear=True)
-    (run.run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    result = evaluate(cfg, encoder, run.probe, train_set, test_set, meta, "cpu", linear=True)
     for key, value in result.items():
         print(f"{key}: {value:.4f}")
+    if args.dense:
+        from .eval.dense import dense_probe
+
+        result["dense"] = dense_probe(encoder, train_set, test_set, meta.mean, meta.std)
+        ious = ", ".join(f"{v:.1f}" for v in result["dense"]["iou"])
+        print(f"dense probe: mIoU {result['dense']['miou']:.2f} % (per class, background first: {ious}); pixel accuracy {result['dense']['pixel_acc']:.2f} %")
+    if args.robustness:
+        from .eval.robustness import plot_robustness, robustness
+        from .models.tokens import is_vit
+
+        grid = meta.image_size // encoder.patch_embed.patch_size[0] if is_vit(encoder) else args.grid
+        result["robustness"] = curves = robustness(encoder, train_set, test_set, meta.mean, meta.std, grid, cfg.eval.knn_k, cfg.eval.knn_temperature, cfg.eval.linear_epochs, cfg.train.seed)
+        for kind, levels in curves.items():
+            print(f"{kind}: " + "  ".join(f"{level}: kNN {a['knn']:.1f} / linear {a['linear']:.1f}" for level, a in levels.items()))
+        print(f"plot: {plot_robustness(curves, run.run_dir / 'robustness.png', run.run_dir.name)}")
+    (run.run_dir / "eval.json").write_text(json.dumps(result, indent=2))
 
 
 def _dataset_for(name_or_path: str, run_data: DataConfig, split: str):
@@ -94,13 +109,35 @@ def _cmd_attention(args: argparse.Namespace) -> None:
         print(f"[CLS] attention on the object: {100 * report['attention_in_object']:.1f} % (uniform attention: {100 * report['object_area']:.1f} %, the object's area)")
 
 
-def _cmd_study(args: argparse.Namespace) -> None:
-    from .study.dino_collapse import run_study
+STUDIES = {
+    # name -> (default preset, default epochs (None: the preset's), what it tests)
+    "dino-collapse": ("configs/dino_mnist.yaml", 6, "DINO with / without centring and sharpening"),
+    "attndrop": ("configs/attndrop_shapes.yaml", None, "AttnDrop's ablations beside DINO+iBOT and MAE"),
+}
 
-    cfg = load_config(args.config or "configs/dino_mnist.yaml", [f"train.epochs={args.epochs}", "train.progress=false", *args.overrides])
-    rows = run_study(cfg, Path(args.out))
-    print((Path(args.out) / "table.md").read_text())
-    print(f"plot: {Path(args.out) / 'collapse.png'}; runs: {args.out}/<setting>/ ({len(rows)} settings)")
+
+def _cmd_study(args: argparse.Namespace) -> None:
+    preset, epochs, _ = STUDIES[args.name]
+    epochs = args.epochs or epochs
+    overrides = [*([f"train.epochs={epochs}"] if epochs else []), "train.progress=false", *args.overrides]
+    cfg = load_config(args.config or preset, overrides)
+    out = Path(args.out or f"runs/study_{args.name.replace('-', '_')}")
+    if args.name == "dino-collapse":
+        from .study.dino_collapse import run_study
+
+        rows = run_study(cfg, out)
+        print((out / "table.md").read_text())
+        print(f"plot: {out / 'collapse.png'}; runs: {out}/<setting>/ ({len(rows)} settings)")
+        return
+    from .study.attndrop import VARIANTS, run_study
+
+    unknown = [v for v in args.variants or [] if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
+    rows = run_study(cfg, out, tuple(args.variants or VARIANTS))
+    print((out / "table.md").read_text())
+    print((out / "claims.md").read_text())
+    print(f"plot: {out / 'attndrop.png'}; runs: {out}/<variant>/ ({len(rows)} variants)")
 
 
 def _cmd_floors(args: argparse.Namespace) -> None:
@@ -119,8 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint")
     t.add_argument("overrides", nargs="*", help="section.key=value, e.g. optim.lr=0.001 method=byol")
     t.set_defaults(func=_cmd_train)
-    e = sub.add_parser("eval", help="kNN, linear probe and collapse monitors of a run")
+    e = sub.add_parser("eval", help="kNN, linear probe and collapse monitors of a run; dense probe and robustness on request")
     e.add_argument("run")
+    e.add_argument("--dense", action="store_true", help="per-patch linear segmentation probe, mIoU (ViT runs on data with masks: shapes)")
+    e.add_argument("--robustness", action="store_true", help="kNN / linear accuracy with 0-75 %% of patches blanked and under noise, plus a plot")
+    e.add_argument("--grid", type=int, default=8, help="occlusion grid side for non-ViT encoders (ViTs use their patch grid)")
     e.set_defaults(func=_cmd_eval)
     m = sub.add_parser("embed", help="write a run's embeddings of a dataset to a .npy file")
     m.add_argument("run")
@@ -140,10 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True)
     a.set_defaults(func=_cmd_attention)
     s = sub.add_parser("study", help="reproduce a claim at small scale; writes a table and plots")
-    s.add_argument("name", choices=["dino-collapse"], help="dino-collapse: DINO with / without centring and sharpening")
-    s.add_argument("--config", help="a DINO preset (default: configs/dino_mnist.yaml)")
-    s.add_argument("--epochs", type=int, default=6)
-    s.add_argument("--out", default="runs/study_dino_collapse")
+    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v[2]}" for k, v in STUDIES.items()))
+    s.add_argument("--config", help="the study's preset (default: " + ", ".join(f"{k}: {v[0]}" for k, v in STUDIES.items()) + ")")
+    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, attndrop the preset's)")
+    s.add_argument("--variants", nargs="+", help="attndrop: run only these variants (quote names with spaces)")
+    s.add_argument("--out", help="study folder (default: runs/study_<name>)")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")
     s.set_defaults(func=_cmd_study)
     f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
