@@ -110,34 +110,29 @@ def _cmd_attention(args: argparse.Namespace) -> None:
 
 
 STUDIES = {
-    # name -> (default preset, default epochs (None: the preset's), what it tests)
-    "dino-collapse": ("configs/dino_mnist.yaml", 6, "DINO with / without centring and sharpening"),
-    "attndrop": ("configs/attndrop_shapes.yaml", None, "AttnDrop's ablations beside DINO+iBOT and MAE"),
+    # name -> (default preset, default epochs (None: the preset's), plot file, what it tests)
+    "dino-collapse": ("configs/dino_mnist.yaml", 6, "collapse.png", "DINO with / without centring and sharpening"),
+    "attndrop": ("configs/attndrop_shapes.yaml", None, "attndrop.png", "AttnDrop's ablations beside DINO+iBOT and MAE"),
+    "logo": ("configs/logo_mnist.yaml", None, "logo.png", "BYOL with and without LoGo"),
 }
 
 
 def _cmd_study(args: argparse.Namespace) -> None:
-    preset, epochs, _ = STUDIES[args.name]
+    import importlib
+
+    preset, epochs, plot, _ = STUDIES[args.name]
     epochs = args.epochs or epochs
     overrides = [*([f"train.epochs={epochs}"] if epochs else []), "train.progress=false", *args.overrides]
     cfg = load_config(args.config or preset, overrides)
     out = Path(args.out or f"runs/study_{args.name.replace('-', '_')}")
-    if args.name == "dino-collapse":
-        from .study.dino_collapse import run_study
-
-        rows = run_study(cfg, out)
-        print((out / "table.md").read_text())
-        print(f"plot: {out / 'collapse.png'}; runs: {out}/<setting>/ ({len(rows)} settings)")
-        return
-    from .study.attndrop import VARIANTS, run_study
-
-    unknown = [v for v in args.variants or [] if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
-    rows = run_study(cfg, out, tuple(args.variants or VARIANTS))
-    print((out / "table.md").read_text())
-    print((out / "claims.md").read_text())
-    print(f"plot: {out / 'attndrop.png'}; runs: {out}/<variant>/ ({len(rows)} variants)")
+    if args.variants and args.name != "attndrop":
+        raise ValueError("--variants applies to the attndrop study")
+    study = importlib.import_module(f".study.{args.name.replace('-', '_')}", __package__)
+    rows = study.run_study(cfg, out, **({"variants": tuple(args.variants)} if args.variants else {}))
+    for name in ("table.md", "claims.md"):
+        if (out / name).is_file():
+            print((out / name).read_text())
+    print(f"plot: {out / plot}; runs: {out}/<variant>/ ({len(rows)} runs)")
 
 
 def _cmd_floors(args: argparse.Namespace) -> None:
@@ -180,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True)
     a.set_defaults(func=_cmd_attention)
     s = sub.add_parser("study", help="reproduce a claim at small scale; writes a table and plots")
-    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v[2]}" for k, v in STUDIES.items()))
+    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v[3]}" for k, v in STUDIES.items()))
     s.add_argument("--config", help="the study's preset (default: " + ", ".join(f"{k}: {v[0]}" for k, v in STUDIES.items()) + ")")
-    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, attndrop the preset's)")
+    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, the others the preset's)")
     s.add_argument("--variants", nargs="+", help="attndrop: run only these variants (quote names with spaces)")
     s.add_argument("--out", help="study folder (default: runs/study_<name>)")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")

@@ -81,6 +81,11 @@ class BYOLConfig:
     name: str = "byol"
     momentum: float = 0.99  # EMA momentum at step 0, raised to 1 by a cosine schedule
     momentum_end: float = 1.0
+    # LoGo (Zhang et al., CVPR 2022) on top of BYOL: needs augment.n_local >= 2
+    logo: bool = False
+    repel_weight: float = 1.0  # lambda on the local-local repulsion, before the gradient clip
+    repel_grad_ratio: float = 0.5  # repulsion gradient norm <= this x attraction's, at the local embeddings
+    affinity_hidden: int = 512
 
 
 @dataclass

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..config import BYOLConfig, ModelConfig
 from ..heads import prediction_head, projection_head
-from ..losses import byol_loss
+from ..losses import AffinityRegressor, affinity_objective, byol_loss, clip_repulsion
 from ..train.ema import EMA
 from ..train.schedules import cosine
 from .base import Method
@@ -18,7 +18,13 @@ from .base import Method
 
 class BYOL(Method):
     """Online backbone + projector + predictor; an EMA target (backbone + projector) with a
-    cosine momentum schedule (``momentum`` -> ``momentum_end``); symmetric loss over two views."""
+    cosine momentum schedule (``momentum`` -> ``momentum_end``); symmetric loss over two views.
+
+    With ``logo`` (LoGo, Zhang et al., CVPR 2022) the local views (``augment.n_local >= 2``) are
+    also pulled towards both global targets, and pushed apart from each other by a learned
+    affinity (:class:`AffinityRegressor`) whose gradient is clipped to ``repel_grad_ratio`` times
+    the attraction's.
+    """
 
     def __init__(self, backbone: nn.Module, cfg: BYOLConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1) -> None:
         super().__init__(total_steps, steps_per_epoch)
@@ -29,6 +35,8 @@ class BYOL(Method):
         self.target_backbone = copy.deepcopy(backbone)
         self.target_projector = copy.deepcopy(self.projector)
         self.ema = EMA([(self.backbone, self.target_backbone), (self.projector, self.target_projector)])
+        if cfg.logo:
+            self.affinity = AffinityRegressor(model_cfg.proj_dim, cfg.affinity_hidden)
 
     def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
         b = views[0].shape[0]
@@ -38,7 +46,28 @@ class BYOL(Method):
         with torch.no_grad():
             z1, z2 = self.target_projector(self.target_backbone(x)).chunk(2)
         loss = byol_loss(p1, z2) + byol_loss(p2, z1)
-        return {"loss": loss, "features": h[:b].detach()}
+        out = {"features": h[:b].detach()}
+        if self.cfg.logo:
+            loss = self._logo(loss, views[2:], (z1, z2), out)
+        out["loss"] = loss
+        return out
+
+    def _logo(self, global_loss: Tensor, local_views: list[Tensor], targets: tuple[Tensor, Tensor], out: dict[str, Tensor]) -> Tensor:
+        """LoGo's loss: global-global + local-global attraction, clipped local-local repulsion,
+        and the affinity regressor's own objective (it touches only the regressor)."""
+        n = len(local_views)
+        if n < 2:
+            raise ValueError(f"LoGo (method.logo=true) needs augment.n_local >= 2 local views; got {n}")
+        z_local = self.projector(self.backbone(torch.cat(local_views)))  # (L*B, P)
+        local_global = sum(byol_loss(p, t) for p in self.predictor(z_local).chunk(n) for t in targets) / len(targets)
+        attract = global_loss + local_global
+        zs = z_local.chunk(n)
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        repel = sum(self.affinity.frozen(zs[i], zs[j]).mean() for i, j in pairs) / len(pairs)
+        repel, scale = clip_repulsion(attract, self.cfg.repel_weight * repel, z_local, self.cfg.repel_grad_ratio)
+        fit = sum(affinity_objective(self.affinity, zs[i], zs[j]) for i, j in pairs) / len(pairs)
+        out.update({"local_global_loss": local_global.detach(), "repel_loss": repel.detach(), "repel_scale": scale, "affinity_gap": -fit.detach()})
+        return attract + repel + fit
 
     def momentum(self, step: int) -> float:
         return cosine(step, self.total_steps, self.cfg.momentum, self.cfg.momentum_end)
