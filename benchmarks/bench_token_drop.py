@@ -9,7 +9,6 @@ preset's dataset; each figure is the median over ``--steps`` timed steps after a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -17,12 +16,13 @@ from collections.abc import Callable
 import torch
 
 from selfsup.augment import MultiCropAugment
-from selfsup.config import DINOConfig, DistillConfig, load_config
+from selfsup.config import load_config
 from selfsup.data import build_dataset, channel_stats
 from selfsup.methods import build_method
 from selfsup.models import build_backbone
 from selfsup.models.token_drop import keep_count, select_tokens
 from selfsup.models.tokens import forward_tokens, grid_size, pool
+from selfsup.study.attndrop import dino_ibot_config
 from selfsup.train.optim import build_optimizer
 
 
@@ -70,8 +70,7 @@ def main() -> None:
         print(f"student step, keep {ratio:4.2f} ({k:3d}/{h * w} tokens): {student[ratio] * 1e3:7.1f} ms  "
               f"speed-up {student[1.0] / student[ratio]:.2f}x")
 
-    shared = {f.name: getattr(cfg.method, f.name) for f in dataclasses.fields(DistillConfig) if f.name != "name"}
-    methods = {"AttnDrop": cfg.method, "DINO+iBOT": DINOConfig(**shared, ibot_weight=1.0)}
+    methods = {"AttnDrop": cfg.method, "DINO+iBOT": dino_ibot_config(cfg.method)}
     whole = {}
     for name, mcfg in methods.items():
         method = build_method(mcfg, backbone(), cfg.model, total_steps=1000, steps_per_epoch=100)

@@ -59,9 +59,7 @@ def forward_tokens_and_cls_attention(vit: VisionTransformer, x: Tensor) -> tuple
     """One pass: images (B, C, H, W) -> output tokens (B, P + N, D) and the last block's
     [CLS] -> patch attention averaged over heads (B, N)."""
     _require_cls(vit)
-    t = embed_tokens(vit, x)
-    for block in vit.blocks[:-1]:
-        t = block(t)
+    t = _input_of_last_block(vit, x)
     attn = block_attention(vit.blocks[-1], t)[:, :, 0, vit.num_prefix_tokens :].mean(dim=1)
     return vit.norm(vit.blocks[-1](t)), attn
 
@@ -92,10 +90,7 @@ def block_attention(block: nn.Module, tokens: Tensor) -> Tensor:
 
 def last_block_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
     """Images (B, C, H, W) -> the last block's attention (B, heads, T, T), T = P + N tokens."""
-    t = embed_tokens(vit, x)
-    for block in vit.blocks[:-1]:
-        t = block(t)
-    return block_attention(vit.blocks[-1], t)
+    return block_attention(vit.blocks[-1], _input_of_last_block(vit, x))
 
 
 def cls_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
@@ -105,6 +100,13 @@ def cls_attention(vit: VisionTransformer, x: Tensor) -> Tensor:
     """
     _require_cls(vit)
     return last_block_attention(vit, x)[:, :, 0, vit.num_prefix_tokens :]
+
+
+def _input_of_last_block(vit: VisionTransformer, x: Tensor) -> Tensor:
+    t = embed_tokens(vit, x)
+    for block in vit.blocks[:-1]:
+        t = block(t)
+    return t
 
 
 def _require_cls(vit: VisionTransformer) -> None:

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, DINOConfig, DistillConfig, MAEConfig
+from ..config import AttnDropConfig, Config, DINOConfig, DistillConfig, MAEConfig
 from .report import MARGIN, claims_table, occluded, plot_study, results_table, verdict
 from .runner import evaluate_run, run_variants
 
@@ -34,6 +34,13 @@ REFERENCES = ("DINO+iBOT", "MAE")
 VARIANTS = (*ABLATIONS, *REFERENCES)
 
 
+def dino_ibot_config(attndrop: AttnDropConfig) -> DINOConfig:
+    """DINO + iBOT with AttnDrop's heads, temperatures, centring and EMA: the reference the
+    method's cost and accuracy are compared with."""
+    shared = {f.name: getattr(attndrop, f.name) for f in dataclasses.fields(DistillConfig) if f.name != "name"}
+    return DINOConfig(**shared, ibot_weight=1.0)
+
+
 def variant_config(base: Config, variant: str, out_dir: Path) -> Config:
     """The AttnDrop preset ``base`` with one part changed, or the reference method on the same
     data, backbone, optimizer and budget (MAE takes the global crops only)."""
@@ -41,8 +48,7 @@ def variant_config(base: Config, variant: str, out_dir: Path) -> Config:
     if variant in ABLATIONS:
         cfg.method = dataclasses.replace(cfg.method, **ABLATIONS[variant])
     elif variant == "DINO+iBOT":
-        shared = {f.name: getattr(base.method, f.name) for f in dataclasses.fields(DistillConfig) if f.name != "name"}
-        cfg.method = DINOConfig(**shared, ibot_weight=1.0)
+        cfg.method = dino_ibot_config(base.method)
     elif variant == "MAE":
         m = base.method
         cfg.method = MAEConfig(norm_pix_loss=m.norm_pix_loss, decoder_dim=m.decoder_dim, decoder_depth=m.decoder_depth, decoder_heads=m.decoder_heads)
