@@ -4,14 +4,14 @@ from .byol import byol_loss
 from .dino import TeacherTargets, cross_entropy_pairs, distillation_diagnostics, sinkhorn_knopp
 from .ibot import block_masks, masked_patch_loss
 from .koleo import koleo_loss
-from .logo import AffinityRegressor, affinity_objective, clip_repulsion
+from .logo import AffinityRegressor, affinity_gap, clip_repulsion
 from .ntxent import ntxent_loss
 from .reconstruction import reconstruction_loss
 
 __all__ = [
     "AffinityRegressor",
     "TeacherTargets",
-    "affinity_objective",
+    "affinity_gap",
     "block_masks",
     "byol_loss",
     "clip_repulsion",

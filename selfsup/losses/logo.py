@@ -3,6 +3,8 @@ views, and the clip that keeps the repulsion's gradient a bounded fraction of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,7 +15,7 @@ from torch.func import functional_call
 class AffinityRegressor(nn.Module):
     """f(z1, z2) -> affinity (B,) >= 0 (softplus): an MLP on the concatenated pair, averaged over
     both orders so it is symmetric. Trained to score local views of one image above local views
-    of different images (:func:`affinity_objective`)."""
+    of different images (it maximises :func:`affinity_gap`)."""
 
     def __init__(self, dim: int, hidden: int = 512) -> None:
         super().__init__()
@@ -30,12 +32,15 @@ class AffinityRegressor(nn.Module):
         return functional_call(self, params, (z1, z2))
 
 
-def affinity_objective(f: AffinityRegressor, z1: Tensor, z2: Tensor) -> Tensor:
-    """The regressor's loss on detached local embeddings (B, D) of the same images: minus
-    (mean affinity of same-image pairs - mean affinity of pairs from different images)."""
-    z1, z2 = z1.detach(), z2.detach()
-    shifted = z2.roll(1, dims=0)  # another image's local view
-    return -(f(z1, z2).mean() - f(z1, shifted).mean())
+def affinity_gap(affinity: Callable[[Tensor, Tensor], Tensor], z1: Tensor, z2: Tensor) -> Tensor:
+    """omega = mean affinity of same-image local pairs (z1[i], z2[i]) - mean affinity of pairs
+    from different images (z1[i], z2[i - 1]); z1, z2 (B, D).
+
+    The regressor maximises it (on detached embeddings); the encoder's repulsion minimises it
+    through the frozen regressor. Lowering every affinity at once leaves the gap unchanged, so
+    the encoder cannot satisfy the repulsion by collapsing into a region of low affinity.
+    """
+    return affinity(z1, z2).mean() - affinity(z1, z2.roll(1, dims=0)).mean()
 
 
 def clip_repulsion(attract: Tensor, repel: Tensor, z: Tensor, ratio: float) -> tuple[Tensor, Tensor]:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..config import BYOLConfig, ModelConfig
 from ..heads import prediction_head, projection_head
-from ..losses import AffinityRegressor, affinity_objective, byol_loss, clip_repulsion
+from ..losses import AffinityRegressor, affinity_gap, byol_loss, clip_repulsion
 from ..train.ema import EMA
 from ..train.schedules import cosine
 from .base import Method
@@ -21,9 +21,10 @@ class BYOL(Method):
     cosine momentum schedule (``momentum`` -> ``momentum_end``); symmetric loss over two views.
 
     With ``logo`` (LoGo, Zhang et al., CVPR 2022) the local views (``augment.n_local >= 2``) are
-    also pulled towards both global targets, and pushed apart from each other by a learned
-    affinity (:class:`AffinityRegressor`) whose gradient is clipped to ``repel_grad_ratio`` times
-    the attraction's.
+    also pulled towards both global targets, and pushed apart from each other: the encoder
+    minimises the gap a learned affinity (:class:`AffinityRegressor`) finds between local views
+    of one image and of different images, with its gradient clipped to ``repel_grad_ratio``
+    times the attraction's, while the regressor maximises that gap.
     """
 
     def __init__(self, backbone: nn.Module, cfg: BYOLConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1) -> None:
@@ -54,7 +55,7 @@ class BYOL(Method):
 
     def _logo(self, global_loss: Tensor, local_views: list[Tensor], targets: tuple[Tensor, Tensor], out: dict[str, Tensor]) -> Tensor:
         """LoGo's loss: global-global + local-global attraction, clipped local-local repulsion,
-        and the affinity regressor's own objective (it touches only the regressor)."""
+        and the affinity regressor's own objective (minus the gap; it touches only the regressor)."""
         n = len(local_views)
         if n < 2:
             raise ValueError(f"LoGo (method.logo=true) needs augment.n_local >= 2 local views; got {n}")
@@ -63,11 +64,11 @@ class BYOL(Method):
         attract = global_loss + local_global
         zs = z_local.chunk(n)
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-        repel = sum(self.affinity.frozen(zs[i], zs[j]).mean() for i, j in pairs) / len(pairs)
+        repel = sum(affinity_gap(self.affinity.frozen, zs[i], zs[j]) for i, j in pairs) / len(pairs)
         repel, scale = clip_repulsion(attract, self.cfg.repel_weight * repel, z_local, self.cfg.repel_grad_ratio)
-        fit = sum(affinity_objective(self.affinity, zs[i], zs[j]) for i, j in pairs) / len(pairs)
-        out.update({"local_global_loss": local_global.detach(), "repel_loss": repel.detach(), "repel_scale": scale, "affinity_gap": -fit.detach()})
-        return attract + repel + fit
+        gap = sum(affinity_gap(self.affinity, zs[i].detach(), zs[j].detach()) for i, j in pairs) / len(pairs)
+        out.update({"local_global_loss": local_global.detach(), "repel_loss": repel.detach(), "repel_scale": scale, "affinity_gap": gap.detach()})
+        return attract + repel - gap
 
     def momentum(self, step: int) -> float:
         return cosine(step, self.total_steps, self.cfg.momentum, self.cfg.momentum_end)

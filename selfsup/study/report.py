@@ -52,22 +52,24 @@ def claims_table(claims: list[dict[str, str]]) -> str:
 
 
 def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Left: linear accuracy against the blanked fraction of patches, per variant.
-    Right: kNN, linear (and dense mIoU) per variant."""
+    """Linear accuracy against the blanked fraction of patches per variant (random patches; and
+    object patches first, when the data has masks), then kNN, linear (and dense mIoU) per variant."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, (curve, bars) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
-    key = "occlusion_object" if all("occlusion_object" in r["robustness"] for r in rows) else "occlusion_random"
-    for r in rows:
-        levels = list(r["robustness"][key])
-        curve.plot([100 * float(x) for x in levels], [r["robustness"][key][x]["linear"] for x in levels], marker="o", label=r["variant"])
-    curve.set(xlabel=f"{key.split('_')[1]} patches blanked (%)", ylabel="linear accuracy (%)", title="occlusion robustness")
-    curve.grid(alpha=0.3)
-    curve.legend(fontsize=7)
+    keys = ["occlusion_random"] + (["occlusion_object"] if all("occlusion_object" in r["robustness"] for r in rows) else [])
+    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(6 * len(keys) + 7, 4.5), gridspec_kw={"width_ratios": [1] * len(keys) + [1.4]})
+    for key, ax in zip(keys, axes):
+        for r in rows:
+            levels = list(r["robustness"][key])
+            ax.plot([100 * float(x) for x in levels], [r["robustness"][key][x]["linear"] for x in levels], marker="o", label=r["variant"])
+        ax.set(xlabel=f"patches blanked (%), {'at random' if key.endswith('random') else 'object patches first'}", ylabel="linear accuracy (%)", title="occlusion robustness")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    bars = axes[-1]
     metrics = [(k, label) for k, label in (("knn_acc", "kNN"), ("linear_acc", "linear"), ("dense_miou", "dense mIoU")) if all(k in r for r in rows)]
     x, width = np.arange(len(rows)), 0.8 / len(metrics)
     for i, (k, label) in enumerate(metrics):

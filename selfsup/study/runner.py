@@ -48,6 +48,7 @@ def run_variants(configs: dict[str, Config], evaluate: Callable[[Path, dict[str,
     ``evaluate(run_dir, training summary)`` and keep the row in ``result.json``. Prints one line
     per variant (``describe(row)``) with the time taken and an estimate of the time left."""
     rows, trained, spent = [], 0, 0.0
+    pending = sum(not (Path(c.train.out_dir) / c.train.run_name / "result.json").is_file() for c in configs.values())
     for i, (name, cfg) in enumerate(configs.items(), start=1):
         run_dir = Path(cfg.train.out_dir) / cfg.train.run_name
         done = run_dir / "result.json"
@@ -59,7 +60,7 @@ def run_variants(configs: dict[str, Config], evaluate: Callable[[Path, dict[str,
             done.write_text(json.dumps(row, indent=2))
             trained += 1
             spent += time.perf_counter() - start
-            left = (len(configs) - i) * spent / trained
+            left = (pending - trained) * spent / trained
             note = f"{time.perf_counter() - start:.0f} s, about {left / 60:.0f} min left"
         rows.append(row)
         print(f"[{i}/{len(configs)}] {name}: {describe(row)} ({note})", flush=True)
