@@ -6,7 +6,7 @@ import torch
 from selfsup.losses import reconstruction_loss
 from selfsup.models import build_backbone
 from selfsup.models.decoder import PixelDecoder, patchify, sincos_pos_embed, unpatchify
-from selfsup.models.token_drop import keep_count, kept_mask, select_tokens
+from selfsup.models.token_drop import forward_kept, keep_count, kept_mask, select_tokens
 from selfsup.models.tokens import embed_tokens, forward_tokens, forward_tokens_and_cls_attention, cls_attention
 
 
@@ -26,6 +26,12 @@ def test_kept_tokens_carry_their_own_position_embeddings():
     # keeping every patch is the plain forward pass
     every = torch.arange(64).expand(3, 64)
     assert torch.allclose(forward_tokens(vit, x, keep=every), forward_tokens(vit, x), atol=1e-6)
+    scores = torch.rand(3, 64)
+    tokens, kept_idx = forward_kept(vit, x, scores, 0.25, "attention")
+    assert torch.equal(kept_idx, select_tokens(scores, 16, "attention"))
+    assert torch.allclose(tokens, forward_tokens(vit, x, keep=kept_idx))
+    tokens, none = forward_kept(vit, x, scores, 1.0, "attention")
+    assert none is None and tokens.shape == (3, 65, vit.embed_dim)
 
 
 def test_selection_policies():

@@ -12,8 +12,8 @@ from torch import Tensor
 from ..config import AttnDropConfig, ModelConfig
 from ..losses import masked_patch_loss, reconstruction_loss
 from ..models.decoder import PixelDecoder, patchify
-from ..models.token_drop import POLICIES, check_keep_ratio, keep_count, kept_mask, select_tokens
-from ..models.tokens import forward_tokens, forward_tokens_and_cls_attention, gather_patches, grid_size, patch_tokens, pool, require_vit
+from ..models.token_drop import POLICIES, check_keep_ratio, forward_kept, kept_mask
+from ..models.tokens import forward_tokens_and_cls_attention, gather_patches, grid_size, patch_tokens, pool, require_vit
 from .distill import SelfDistillation, count_global_views
 
 
@@ -43,16 +43,10 @@ class AttnDrop(SelfDistillation):
         g = count_global_views(views)
         b = views[0].shape[0]
         globals_ = torch.cat(views[:g])  # (G*B, C, H, W)
-        grid = grid_size(self.backbone, globals_)
-        n = grid[0] * grid[1]
-        n_keep = keep_count(n, cfg.keep_ratio)
-
         with torch.no_grad():
             t_tokens, t_attn = forward_tokens_and_cls_attention(self.teacher[0], globals_)  # (G*B, P + N, D), (G*B, N)
             t_probs = self.cls_targets(pool(self.teacher[0], t_tokens), g, step)  # (G, B, K)
-            keep = select_tokens(t_attn, n_keep, cfg.drop_policy) if n_keep < n else None  # (G*B, K')
-
-        s_tokens = forward_tokens(self.backbone, globals_, keep=keep)  # (G*B, P + K', D)
+        s_tokens, keep = forward_kept(self.backbone, globals_, t_attn, cfg.keep_ratio, cfg.drop_policy)  # (G*B, P + K', D), (G*B, K')
         s_feat = pool(self.backbone, s_tokens)
         cls, out = self.cls_loss(t_probs, s_feat, views[g:])
         loss = cfg.w_cls * cls
@@ -74,9 +68,10 @@ class AttnDrop(SelfDistillation):
             out["patch_loss"] = patch.detach()
             loss = loss + cfg.w_patch * patch
         if self.decoder is not None:
+            grid = grid_size(self.backbone, globals_)
             pred = self.decoder(s_tokens, keep, grid)  # (G*B, N, p*p*C)
             target = patchify(globals_, self.backbone.patch_embed.patch_size[0])
-            recon = reconstruction_loss(pred, target, ~kept_mask(keep, n), cfg.norm_pix_loss)
+            recon = reconstruction_loss(pred, target, ~kept_mask(keep, grid[0] * grid[1]), cfg.norm_pix_loss)
             out["recon_loss"] = recon.detach()
             loss = loss + cfg.w_recon * recon
         out["loss"] = loss

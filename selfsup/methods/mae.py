@@ -10,8 +10,8 @@ from torch import Tensor
 from ..config import MAEConfig, ModelConfig
 from ..losses import reconstruction_loss
 from ..models.decoder import PixelDecoder, patchify
-from ..models.token_drop import keep_count, kept_mask, select_tokens
-from ..models.tokens import forward_tokens, grid_size, pool, require_vit
+from ..models.token_drop import forward_kept, kept_mask
+from ..models.tokens import grid_size, pool, require_vit
 from .base import Method
 
 
@@ -26,16 +26,17 @@ class MAE(Method):
         super().__init__(total_steps, steps_per_epoch)
         self.cfg = cfg
         self.backbone = require_vit(backbone, "MAE")
-        if not 0.0 <= cfg.mask_ratio < 1.0:
-            raise ValueError(f"method.mask_ratio must be in [0, 1), got {cfg.mask_ratio}")
+        if not 0.0 < cfg.mask_ratio < 1.0:
+            raise ValueError(f"method.mask_ratio must be in (0, 1), got {cfg.mask_ratio}")
         self.decoder = PixelDecoder.for_vit(self.backbone, cfg.decoder_dim, cfg.decoder_depth, cfg.decoder_heads)
 
     def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
         x = torch.cat(views)  # (V*B, C, H, W)
         grid = grid_size(self.backbone, x)
         n = grid[0] * grid[1]
-        keep = select_tokens(x.new_empty(x.shape[0], n), keep_count(n, 1.0 - self.cfg.mask_ratio), "random")  # (V*B, K)
-        tokens = forward_tokens(self.backbone, x, keep=keep)  # (V*B, P + K, D)
+        tokens, keep = forward_kept(self.backbone, x, x.new_empty(x.shape[0], n), 1.0 - self.cfg.mask_ratio, "random")  # (V*B, P + K, D), (V*B, K)
+        if keep is None:
+            raise ValueError(f"method.mask_ratio {self.cfg.mask_ratio} removes none of the {n} patches")
         pred = self.decoder(tokens, keep, grid)  # (V*B, N, p*p*C)
         target = patchify(x, self.backbone.patch_embed.patch_size[0])
         loss = reconstruction_loss(pred, target, ~kept_mask(keep, n), self.cfg.norm_pix_loss)

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from torch import Tensor
+
+from .tokens import forward_tokens, grid_size
 
 POLICIES = ("attention", "random", "low_attention")
 
@@ -41,3 +44,15 @@ def kept_mask(keep: Tensor, num_patches: int) -> Tensor:
     """Kept indices (B, K) -> bool mask (B, N), True where a patch is kept."""
     mask = torch.zeros(keep.shape[0], num_patches, dtype=torch.bool, device=keep.device)
     return mask.scatter_(1, keep, True)
+
+
+def forward_kept(vit: VisionTransformer, x: Tensor, scores: Tensor, keep_ratio: float, policy: str) -> tuple[Tensor, Tensor | None]:
+    """Run ``vit`` on the patches a policy keeps: images (B, C, H, W), patch scores (B, N) ->
+    output tokens (B, P + K, D) and the kept indices (B, K), ascending; or every token and
+    None when ``keep_ratio`` keeps them all."""
+    h, w = grid_size(vit, x)
+    n_keep = keep_count(h * w, keep_ratio)
+    if n_keep == h * w:
+        return forward_tokens(vit, x), None
+    keep = select_tokens(scores, n_keep, policy)
+    return forward_tokens(vit, x, keep=keep), keep
