@@ -1,15 +1,16 @@
-"""Two gloo processes on the CPU: gathered negatives, DINO's centre and Sinkhorn-Knopp give
-the one-process results."""
+"""Two gloo processes on the CPU: gathered negatives (SimCLR, CLIP), DINO's centre and
+Sinkhorn-Knopp give the one-process results."""
 
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from selfsup.losses import TeacherTargets, ntxent_loss, sinkhorn_knopp
+from selfsup.losses import TeacherTargets, clip_loss, ntxent_loss, sinkhorn_knopp
 from selfsup.train.distributed import all_reduce_mean
 
 
@@ -34,12 +35,18 @@ def _data():
     return torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g), torch.randn(5, 4, generator=g)
 
 
-def _worker(rank: int, port: int, out_path: str) -> None:
+def _paired_loss(name: str, a, b, gather: bool):  # noqa: ANN001, ANN202
+    if name == "ntxent":
+        return ntxent_loss(a, b, temperature=0.3, gather_distributed=gather)
+    return clip_loss(a, b, 1 / 0.07, gather_distributed=gather)
+
+
+def _worker(rank: int, port: int, out_path: str, name: str) -> None:
     with _gloo(rank, port):
         x1, x2, w0 = _data()
         w = w0.clone().requires_grad_(True)
         part = slice(rank * 4, rank * 4 + 4)
-        loss = ntxent_loss(x1[part] @ w, x2[part] @ w, temperature=0.3, gather_distributed=True)
+        loss = _paired_loss(name, x1[part] @ w, x2[part] @ w, gather=True)
         loss.backward()
         grad = all_reduce_mean(w.grad.clone())  # what DDP does to parameter gradients
         mean_loss = all_reduce_mean(loss.detach().clone())
@@ -47,13 +54,14 @@ def _worker(rank: int, port: int, out_path: str) -> None:
             torch.save({"loss": mean_loss, "grad": grad}, out_path)
 
 
-def test_gathered_ntxent_equals_single_process(tmp_path):
+@pytest.mark.parametrize("name", ["ntxent", "clip"])
+def test_gathered_loss_equals_single_process(tmp_path, name):
     out = tmp_path / "result.pt"
-    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(_free_port(), str(out), name), nprocs=2, join=True)
     result = torch.load(out, weights_only=True)
     x1, x2, w0 = _data()
     w = w0.clone().requires_grad_(True)
-    loss = ntxent_loss(x1 @ w, x2 @ w, temperature=0.3)
+    loss = _paired_loss(name, x1 @ w, x2 @ w, gather=False)
     loss.backward()
     assert torch.allclose(result["loss"], loss.detach(), atol=1e-6)
     assert torch.allclose(result["grad"], w.grad, atol=1e-6)
