@@ -1,0 +1,59 @@
+"""A byte-pair-encoding tokenizer trained on the run's own captions with Hugging Face
+``tokenizers`` (no download: the vocabulary comes from the data), saved beside the run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from torch import Tensor
+
+PAD, SOT, EOT, UNK = "<pad>", "<start_of_text>", "<end_of_text>", "<unk>"
+
+
+class CaptionTokenizer:
+    """Captions -> token ids (B, context_length): <start_of_text> tokens <end_of_text>, then
+    padding (id 0). Lower-cased, split on whitespace and punctuation, BPE within words."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.pad_id, self.sot_id, self.eot_id = (tokenizer.token_to_id(t) for t in (PAD, SOT, EOT))
+
+    @classmethod
+    def train(cls, captions: Iterable[str], vocab_size: int = 1000) -> CaptionTokenizer:
+        tok = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix="##"))
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece(prefix="##")
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, SOT, EOT, UNK], continuing_subword_prefix="##", show_progress=False)
+        tok.train_from_iterator(captions, trainer)
+        return cls(tok)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CaptionTokenizer:
+        return cls(Tokenizer.from_file(str(path)))
+
+    def save(self, path: str | Path) -> None:
+        self.tokenizer.save(str(path))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode(self, captions: list[str], context_length: int) -> Tensor:
+        """(B, context_length) long; a caption too long keeps its first tokens and still ends in <end_of_text>."""
+        out = torch.full((len(captions), context_length), self.pad_id, dtype=torch.long)
+        for i, enc in enumerate(self.tokenizer.encode_batch(captions, add_special_tokens=False)):
+            ids = [self.sot_id, *enc.ids[: context_length - 2], self.eot_id]
+            out[i, : len(ids)] = torch.tensor(ids)
+        return out
+
+    def decode(self, ids: Tensor) -> list[str]:
+        """Token ids (B, L) -> text up to each row's first <end_of_text>, special tokens dropped."""
+        texts = []
+        for row in ids.tolist():
+            row = row[: row.index(self.eot_id)] if self.eot_id in row else row
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=True))
+        return texts
