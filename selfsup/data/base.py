@@ -15,7 +15,9 @@ class TensorImageDataset(Dataset):
     """Images held in memory as one uint8 tensor.
 
     images: (N, C, H, W) uint8; labels: (N,) int64, -1 where unlabelled.
-    Optional per-image extras: masks (N, H, W) uint8 and captions (list of N strings).
+    Optional per-image extras: masks (N, H, W) uint8, captions (list of N strings) and
+    attributes (N, A) int64 (``shapes``: shape, colour, size, background; captions are
+    rendered from them with any template, see :mod:`selfsup.data.captions`).
     Batches are fetched with one indexing op (``__getitems__``), not N ``__getitem__`` calls.
     """
 
@@ -26,6 +28,7 @@ class TensorImageDataset(Dataset):
         masks: Tensor | None = None,
         captions: list[str] | None = None,
         class_names: list[str] | None = None,
+        attributes: Tensor | None = None,
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise DataError(f"images must be a (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
@@ -34,6 +37,7 @@ class TensorImageDataset(Dataset):
         self.masks = masks
         self.captions = captions
         self.class_names = class_names
+        self.attributes = attributes
         self.skipped: list[str] = []
 
     def __len__(self) -> int:
@@ -61,6 +65,7 @@ class TensorImageDataset(Dataset):
             self.masks[indices] if self.masks is not None else None,
             [self.captions[i] for i in indices.tolist()] if self.captions is not None else None,
             self.class_names,
+            self.attributes[indices] if self.attributes is not None else None,
         )
 
 

@@ -100,5 +100,5 @@ def shapes(train: bool, num_images: int = 5000, image_size: int = 32, test_fract
     n_test = int(round(num_images * test_fraction))
     perm = torch.from_numpy(np.random.default_rng(seed + 1).permutation(num_images))
     idx = perm[n_test:] if train else perm[:n_test]
-    full = TensorImageDataset(d["images"], d["labels"], d["masks"], d["captions"], class_names=list(SHAPES))
+    full = TensorImageDataset(d["images"], d["labels"], d["masks"], d["captions"], class_names=list(SHAPES), attributes=d["attributes"])
     return full.subset(idx)
