@@ -79,18 +79,22 @@ def test_keep_all_is_dino_plus_patch_distillation_over_every_patch():
     assert torch.allclose(out["loss"], out["dino_loss"] + out["patch_loss"], atol=1e-6)
 
 
-def test_attndrop_loss_falls_on_a_fixed_batch():
-    m = _attndrop(keep_ratio=0.5, freeze_last_layer_epochs=0)
+def _train(m, views, steps, term):  # noqa: ANN001, ANN202
+    """``steps`` AdamW steps on one fixed batch; the method's last output and ``term`` per step."""
     opt = build_optimizer(OptimConfig(lr=3e-3, weight_decay=0.0), [m])
-    views = _views(b=16)
     losses = []
-    for i in range(15):
+    for i in range(steps):
         opt.zero_grad()
         out = m.training_step(views, i)
         out["loss"].backward()
         opt.step()
         m.on_step_end(i)
-        losses.append(out["recon_loss"].item())
+        losses.append(out[term].item())
+    return out, losses
+
+
+def test_attndrop_loss_falls_on_a_fixed_batch():
+    _, losses = _train(_attndrop(keep_ratio=0.5, freeze_last_layer_epochs=0), _views(b=16), 15, "recon_loss")
     assert losses[-1] < 0.8 * losses[0]
 
 
@@ -98,15 +102,7 @@ def test_mae_masks_three_quarters_and_learns_to_reconstruct():
     m = MAE(_backbone(), MAEConfig(decoder_dim=16, decoder_depth=1, decoder_heads=2), ModelConfig(), total_steps=20)
     seen = []
     m.backbone.blocks[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[1]))
-    opt = build_optimizer(OptimConfig(lr=3e-3, weight_decay=0.0), [m])
-    x = [torch.randn(16, 1, 16, 16)]
-    losses = []
-    for i in range(25):
-        opt.zero_grad()
-        out = m.training_step(x, i)
-        out["loss"].backward()
-        opt.step()
-        losses.append(out["loss"].item())
+    out, losses = _train(m, [torch.randn(16, 1, 16, 16)], 25, "loss")
     assert set(seen) == {1 + 4}  # [CLS] + a quarter of 16 patches
     assert out["features"].shape == (16, m.backbone.embed_dim)
     assert losses[-1] < 0.8 * losses[0]

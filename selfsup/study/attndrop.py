@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 from ..config import AttnDropConfig, Config, DINOConfig, DistillConfig, MAEConfig
-from .report import MARGIN, claims_table, occluded, plot_study, results_table, verdict
+from .report import MARGIN, occluded, verdict, write_study
 from .runner import evaluate_run, run_variants
 
 # variant -> changes to the AttnDrop preset's method section (DINO+iBOT and MAE: see variant_config)
@@ -71,10 +70,7 @@ def run_study(base: Config, out_dir: Path, variants: tuple[str, ...] = VARIANTS)
     out_dir = Path(out_dir)
     configs = {v: variant_config(base, v, out_dir) for v in variants}
     rows = run_variants(configs, evaluate_run, lambda r: f"kNN {r['knn_acc']:.1f} %, linear {r['linear_acc']:.1f} %, dense mIoU {r['dense_miou']:.1f} %")
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "table.md").write_text(results_table(rows, base))
-    (out_dir / "claims.md").write_text(claims_table(judge_claims(rows)))
-    plot_study(rows, out_dir / "attndrop.png")
+    write_study(out_dir, rows, base, judge_claims(rows), "attndrop.png")
     return rows
 
 

@@ -5,12 +5,11 @@ extra local views and repulsion give better features than the same method withou
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .report import claims_table, plot_study, results_table, verdict
+from .report import verdict, write_study
 from .runner import evaluate_run, run_variants
 
 VARIANTS = ("BYOL", "BYOL + LoGo")
@@ -50,8 +49,5 @@ def run_study(base: Config, out_dir: Path) -> list[dict[str, Any]]:
     out_dir = Path(out_dir)
     configs = {v: variant_config(base, v, out_dir) for v in VARIANTS}
     rows = run_variants(configs, evaluate_run, lambda r: f"kNN {r['knn_acc']:.1f} %, linear {r['linear_acc']:.1f} %")
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "table.md").write_text(results_table(rows, base))
-    (out_dir / "claims.md").write_text(claims_table(judge_claims(rows)))
-    plot_study(rows, out_dir / "logo.png")
+    write_study(out_dir, rows, base, judge_claims(rows), "logo.png")
     return rows

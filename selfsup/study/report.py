@@ -3,6 +3,7 @@ occlusion curves, speed and (on data with masks) dense mIoU."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,11 @@ def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def write_study(out_dir: Path, rows: list[dict[str, Any]], base: Config, claims: list[dict[str, str]], plot_name: str) -> None:
+    """A study's files: ``results.json``, ``table.md``, ``claims.md`` and the plot ``plot_name``."""
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+    (out_dir / "table.md").write_text(results_table(rows, base))
+    (out_dir / "claims.md").write_text(claims_table(claims))
+    plot_study(rows, out_dir / plot_name)
