@@ -108,3 +108,5 @@ def test_mae_masks_three_quarters_and_learns_to_reconstruct():
     assert losses[-1] < 0.8 * losses[0]
     with pytest.raises(ValueError, match="mask_ratio"):
         MAE(_backbone(), MAEConfig(mask_ratio=1.0), ModelConfig(), total_steps=2)
+    with pytest.raises(ValueError, match="n_local=0"):
+        m.training_step([torch.randn(2, 1, 16, 16), torch.randn(2, 1, 8, 8)], 0)

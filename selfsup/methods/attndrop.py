@@ -52,10 +52,7 @@ class AttnDrop(SelfDistillation):
         loss = cfg.w_cls * cls
         if keep is not None:
             out["kept_attention"] = t_attn.gather(1, keep).sum(1).div(t_attn.sum(1)).mean()
-        if cfg.koleo_weight > 0:
-            koleo = self.koleo(s_feat, g)
-            out["koleo_loss"] = koleo.detach()
-            loss = loss + cfg.koleo_weight * koleo
+        loss = loss + self.koleo_term(s_feat, g, out)
         if self.with_patch_head:
             t_patches = patch_tokens(self.teacher[0], t_tokens)  # (G*B, N, D)
             if keep is not None:

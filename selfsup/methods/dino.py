@@ -45,10 +45,7 @@ class DINO(SelfDistillation):
             t_probs = self.cls_targets(t_feat, g, step)  # (G, B, K)
         s_feat, s_patches = self.encode(self.backbone, globals_, mask=masks, mask_token=self.mask_token)
         loss, out = self.cls_loss(t_probs, s_feat, views[g:])
-        if cfg.koleo_weight > 0:
-            koleo = self.koleo(s_feat, g)
-            out["koleo_loss"] = koleo.detach()
-            loss = loss + cfg.koleo_weight * koleo
+        loss = loss + self.koleo_term(s_feat, g, out)
         if masks is not None:
             with torch.no_grad():
                 t_patch_probs = self.patch_targets(self.teacher[2](t_patches[masks]), self.patch_teacher_temp(step))  # (M, K')

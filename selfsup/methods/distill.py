@@ -84,9 +84,14 @@ class SelfDistillation(Method):
         loss = cross_entropy_pairs(teacher_probs, logits, self.cfg.student_temp)
         return loss, {"dino_loss": loss.detach(), **distillation_diagnostics(teacher_probs, loss)}
 
-    def koleo(self, student_global_feat: Tensor, n_global: int) -> Tensor:
-        """KoLeo on the student's features (G*B, D), per global view."""
-        return sum(koleo_loss(f) for f in student_global_feat.chunk(n_global))
+    def koleo_term(self, student_global_feat: Tensor, n_global: int, out: dict[str, Tensor]) -> Tensor | float:
+        """``koleo_weight`` x KoLeo on the student's features (G*B, D), per global view (logged in
+        ``out``); 0 when KoLeo is off."""
+        if self.cfg.koleo_weight <= 0:
+            return 0.0
+        koleo = sum(koleo_loss(f) for f in student_global_feat.chunk(n_global))
+        out["koleo_loss"] = koleo.detach()
+        return self.cfg.koleo_weight * koleo
 
     def last_layers(self) -> list[nn.Parameter]:
         heads = [self.head] + ([self.patch_head] if self.with_patch_head else [])

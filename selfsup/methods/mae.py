@@ -31,6 +31,8 @@ class MAE(Method):
         self.decoder = PixelDecoder.for_vit(self.backbone, cfg.decoder_dim, cfg.decoder_depth, cfg.decoder_heads)
 
     def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+        if any(v.shape != views[0].shape for v in views):
+            raise ValueError("MAE takes same-size views only; set augment.n_local=0")
         x = torch.cat(views)  # (V*B, C, H, W)
         grid = grid_size(self.backbone, x)
         n = grid[0] * grid[1]
