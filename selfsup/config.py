@@ -24,12 +24,15 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder
-    path: str | None = None  # folder holding the files (cifar10, stl10, folder)
+    name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder | csv
+    path: str | None = None  # folder holding the files (cifar10, stl10, folder); the CSV file (csv)
     image_size: int = 28  # digits, shapes and folder images are resized to this
     num_images: int = 5000  # shapes: how many to generate (train + test)
     test_fraction: float = 0.2  # shapes / folder: held-out fraction for evaluation
-    skip_bad: bool = False  # skip unreadable images (counted in the log) instead of failing
+    skip_bad: bool = False  # skip unreadable images / bad CSV rows (counted in the log) instead of failing
+    csv_img_key: str = "filepath"  # csv: open_clip's column names and separator
+    csv_caption_key: str = "title"
+    csv_separator: str = "\t"
     seed: int = 0  # generation and split seed
     batch_size: int = 256
     num_workers: int = 0

@@ -8,10 +8,11 @@ import torch
 from ..config import DataConfig
 from .base import DataError, TensorImageDataset, channel_stats, make_loader
 from .builtin import digits, mnist
+from .caption_csv import caption_csv
 from .files import cifar10, folder, stl10
 from .shapes import generate_shapes, shapes
 
-DATASETS = ("mnist", "digits", "shapes", "cifar10", "stl10", "folder")
+DATASETS = ("mnist", "digits", "shapes", "cifar10", "stl10", "folder", "csv")
 
 __all__ = ["DATASETS", "DataError", "TensorImageDataset", "build_dataset", "channel_stats", "generate_shapes", "make_loader"]
 
@@ -39,4 +40,7 @@ def build_dataset(cfg: DataConfig, train: bool) -> TensorImageDataset:
         return stl10(cfg.path, "train" if train else "test")
     if name == "folder":
         return _seeded_split(folder(cfg.path, cfg.image_size, cfg.skip_bad), train, cfg.test_fraction, cfg.seed)
+    if name == "csv":
+        ds = caption_csv(cfg.path, cfg.image_size, cfg.csv_img_key, cfg.csv_caption_key, cfg.csv_separator, cfg.skip_bad)
+        return _seeded_split(ds, train, cfg.test_fraction, cfg.seed)
     raise DataError(f"unknown dataset '{name}'; valid datasets: {', '.join(DATASETS)}")
