@@ -64,6 +64,9 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert main(["train", "data.name=digits", f"train.out_dir={tmp_path}", "train.run_name=taken"]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert (taken / "metrics.jsonl").read_text() == '{"kind": "train", "step": 10}\n'  # nothing lost
+    vit4 = ["data.name=digits", "data.image_size=16", "model.patch_size=4", f"train.out_dir={tmp_path}"]
+    assert main(["train", *vit4, "augment.n_local=2", "augment.local_size=6", "train.run_name=odd"]) == 2
+    assert "augment.local_size is 6 px, not a multiple of the ViT's 4 px patch (model.patch_size); try 8" in capsys.readouterr().err
 
 
 @pytest.mark.slow

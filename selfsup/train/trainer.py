@@ -19,11 +19,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..augment import MultiCropAugment
-from ..config import Config, config_to_dict
+from ..config import Config, ConfigError, config_to_dict
 from ..data import TensorImageDataset, build_dataset, channel_stats, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
 from ..methods import Method, build_method
 from ..models import build_backbone
+from ..models.tokens import is_vit
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .distributed import barrier, init_from_env, is_distributed, is_main, world_size
 from .logging import RunLogger, plot_run
@@ -63,6 +64,17 @@ def build_networks(cfg: Config, meta: RunParts, total_steps: int, steps_per_epoc
     method = build_method(cfg.method, backbone, cfg.model, total_steps, steps_per_epoch)
     probe = nn.Linear(backbone.num_features, meta.num_classes) if cfg.train.online_probe and meta.num_classes > 0 else None
     return method, probe
+
+
+def check_view_sizes(augment: MultiCropAugment, encoder: nn.Module) -> None:
+    """A ViT needs every view's side to be a multiple of its patch; say which key to change."""
+    if not is_vit(encoder):
+        return
+    patch = encoder.patch_embed.patch_size[0]
+    sizes = {"augment.global_size": augment.global_size, **({"augment.local_size": augment.local_size} if augment.cfg.n_local else {})}
+    for key, size in sizes.items():
+        if size % patch:
+            raise ConfigError(f"{key} is {size} px, not a multiple of the ViT's {patch} px patch (model.patch_size); try {max(patch, round(size / patch) * patch)}")
 
 
 def resolve_run_dir(cfg: Config) -> Path:
@@ -116,6 +128,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     method, probe = build_networks(cfg, meta, total_steps, steps_per_epoch)
     method.to(device)
     augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
+    check_view_sizes(augment, method.encoder())
     optimizer = build_optimizer(cfg.optim, [method])
     probe_opt = None
     if probe is not None:
