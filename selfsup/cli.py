@@ -51,10 +51,9 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         ious = ", ".join(f"{v:.1f}" for v in result["dense"]["iou"])
         print(f"dense probe: mIoU {result['dense']['miou']:.2f} % (per class, background first: {ious}); pixel accuracy {result['dense']['pixel_acc']:.2f} %")
     if args.robustness:
-        from .eval.robustness import plot_robustness, robustness
-        from .models.tokens import is_vit
+        from .eval.robustness import occlusion_grid, plot_robustness, robustness
 
-        grid = meta.image_size // encoder.patch_embed.patch_size[0] if is_vit(encoder) else args.grid
+        grid = occlusion_grid(encoder, meta.image_size, args.grid)
         result["robustness"] = curves = robustness(encoder, train_set, test_set, meta.mean, meta.std, grid, cfg.eval.knn_k, cfg.eval.knn_temperature, cfg.eval.linear_epochs, cfg.train.seed)
         for kind, levels in curves.items():
             print(f"{kind}: " + "  ".join(f"{level}: kNN {a['knn']:.1f} / linear {a['linear']:.1f}" for level, a in levels.items()))

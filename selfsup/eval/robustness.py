@@ -19,12 +19,18 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..data import TensorImageDataset
+from ..models.tokens import is_vit
 from .features import extract_features
 from .knn import knn_accuracy
 from .linear import train_linear_probe
 
 OCCLUSION_FRACTIONS = (0.0, 0.25, 0.5, 0.75)
 NOISE_SIGMAS = (0.0, 0.1, 0.2, 0.4)  # on the [0, 1] pixel scale
+
+
+def occlusion_grid(encoder: nn.Module, image_size: int, default: int = 8) -> int:
+    """Patches per side to blank: a ViT's own patch grid, else ``default``."""
+    return image_size // encoder.patch_embed.patch_size[0] if is_vit(encoder) else default
 
 
 def blank_order(n_images: int, grid: int, masks: Tensor | None, where: str, generator: torch.Generator) -> Tensor:

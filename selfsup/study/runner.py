@@ -12,7 +12,7 @@ from typing import Any
 from ..config import Config
 from ..data import build_dataset
 from ..eval.dense import dense_probe
-from ..eval.robustness import robustness
+from ..eval.robustness import occlusion_grid, robustness
 from ..models.tokens import require_vit
 from ..train.logging import read_metrics
 from ..train.runs import load_run
@@ -31,7 +31,7 @@ def evaluate_run(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
     run = load_run(run_dir)
     cfg, meta, encoder = run.cfg, run.meta, run.encoder()
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
-    grid = meta.image_size // require_vit(encoder, "the study's occlusion test").patch_embed.patch_size[0]
+    grid = occlusion_grid(require_vit(encoder, "the study's occlusion test"), meta.image_size)
     row = {
         "knn_acc": summary["knn_acc"],
         "linear_acc": summary["linear_acc"],
