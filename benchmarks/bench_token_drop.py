@@ -19,6 +19,7 @@ from selfsup.augment import MultiCropAugment
 from selfsup.config import load_config
 from selfsup.data import build_dataset, channel_stats
 from selfsup.methods import build_method
+from selfsup.methods.base import Batch
 from selfsup.models import build_backbone
 from selfsup.models.token_drop import keep_count, select_tokens
 from selfsup.models.tokens import forward_tokens, grid_size, pool
@@ -78,7 +79,7 @@ def main() -> None:
 
         def method_step(i: int, method=method, mopt=mopt) -> None:
             mopt.zero_grad()
-            method.training_step(views, i)["loss"].backward()
+            method.training_step(Batch(views), i)["loss"].backward()
             method.before_optimizer_step(i)
             mopt.step()
             method.on_step_end(i)

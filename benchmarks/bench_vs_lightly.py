@@ -31,6 +31,7 @@ from selfsup.config import load_config
 from selfsup.data import build_dataset, channel_stats
 from selfsup.eval import extract_features, knn_accuracy
 from selfsup.methods import build_method
+from selfsup.methods.base import Batch
 from selfsup.models import build_backbone
 from selfsup.train.optim import build_optimizer
 from selfsup.train.trainer import train
@@ -172,7 +173,7 @@ def bare_step(method: str, overrides: list[str], steps: int = 40) -> float:
     for i in range(steps + 3):
         if i == 3:
             t0 = time.perf_counter()
-        out = m(views, i)
+        out = m(Batch(views), i)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()

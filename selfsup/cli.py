@@ -41,7 +41,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     run = load_run(args.run)
     cfg, meta, encoder = run.cfg, run.meta, run.encoder()
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
-    result = evaluate(cfg, encoder, run.probe, train_set, test_set, meta, "cpu", linear=True)
+    result = evaluate(cfg, run.method, run.probe, train_set, test_set, meta, "cpu", linear=True, tokenizer=run.tokenizer)
     for key, value in result.items():
         print(f"{key}: {value:.4f}")
     if args.dense:
@@ -106,6 +106,77 @@ def _cmd_attention(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(report["grids"]))
     if "attention_in_object" in report:
         print(f"[CLS] attention on the object: {100 * report['attention_in_object']:.1f} % (uniform attention: {100 * report['object_area']:.1f} %, the object's area)")
+
+
+def _image_text_run(path: str, need: str):
+    """A trained image-text run whose method can do ``need`` ("contrastive" or "captioner")."""
+    from .methods import ImageTextMethod
+    from .train.runs import load_run
+
+    run = load_run(path)
+    if not isinstance(run.method, ImageTextMethod) or not getattr(run.method, need):
+        what = {"contrastive": "embeds images and text (clip, coca)", "captioner": "writes captions (coca, prefix_lm)"}[need]
+        raise ValueError(f"{path} is a '{run.cfg.method.name}' run; this command needs a method that {what}")
+    return run
+
+
+def _cmd_zeroshot(args: argparse.Namespace) -> None:
+    from .eval import extract_features
+    from .eval.image_text import zero_shot_classifier, zero_shot_prompts
+    from .eval.zeroshot import zero_shot_accuracy
+
+    run = _image_text_run(args.run, "contrastive")
+    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    if (dataset.labels < 0).any():
+        raise ValueError("zero-shot accuracy needs labelled images (a built-in dataset or a folder of class subfolders)")
+    names, prompts = zero_shot_prompts(dataset, run.cfg.data.train_templates, args.classes, args.templates)
+    classes = zero_shot_classifier(run.method, run.tokenizer, prompts)
+    images = extract_features(run.method.image_embedder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size)[0]
+    result = {"classes": names, "prompts_per_class": len(prompts[0]), "example_prompts": prompts[0][:3], **zero_shot_accuracy(images, classes, dataset.labels)}
+    print(f"{len(names)} classes, {len(prompts[0])} prompts each (e.g. {prompts[0][0]!r})")
+    print(f"zero-shot accuracy on {len(dataset)} images: top-1 {result['top1']:.2f} %, top-5 {result['top5']:.2f} %")
+    (run.run_dir / "zeroshot.json").write_text(json.dumps(result, indent=2))
+
+
+def _cmd_retrieve(args: argparse.Namespace) -> None:
+    from .eval import extract_features
+    from .eval.image_text import embed_texts, retrieval_captions
+    from .eval.image_text_plots import plot_recall, plot_similarity
+    from .eval.zeroshot import caption_groups, retrieval_metrics
+
+    run = _image_text_run(args.run, "contrastive")
+    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    captions = retrieval_captions(dataset, run.cfg.data.train_templates)
+    images = extract_features(run.method.image_embedder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size)[0]
+    texts = embed_texts(run.method, run.tokenizer, captions)
+    groups = caption_groups(captions)  # images sharing a caption all match it
+    result = retrieval_metrics(images, texts, groups)
+    for direction in ("image_to_text", "text_to_image"):
+        recalls = "  ".join(f"R@{k} {result[f'{direction}_R@{k}']:.1f} %" for k in (1, 5, 10))
+        print(f"{direction.replace('_', ' ')}: {recalls}  mean rank {result[f'{direction}_mean_rank']:.1f}, median {result[f'{direction}_median_rank']:.0f}  ({len(captions)} pairs, {int(groups.max()) + 1} distinct captions)")
+    plots = [plot_similarity(images, texts, captions, run.run_dir / "similarity.png"), plot_recall(images, texts, run.run_dir / "recall.png", groups)]
+    (run.run_dir / "retrieval.json").write_text(json.dumps(result, indent=2))
+    print("plots: " + ", ".join(str(p) for p in plots))
+
+
+def _cmd_caption(args: argparse.Namespace) -> None:
+    import torch
+
+    from .eval.captioning import caption_accuracy, generate_captions
+    from .eval.image_text_plots import plot_captions
+
+    run = _image_text_run(args.run, "captioner")
+    dataset = _dataset_for(args.images, run.cfg.data, args.split)
+    dataset = dataset.subset(torch.arange(min(args.num, len(dataset)))) if args.num else dataset
+    captions = generate_captions(run.method, run.tokenizer, dataset, run.meta.mean, run.meta.std, beam_size=args.beam)
+    for i, caption in enumerate(captions[:16]):
+        print(f"{i:3d}: {caption}")
+    result: dict = {"beam_size": args.beam, "captions": captions}
+    if dataset.attributes is not None:
+        result.update(caption_accuracy(captions, dataset.attributes))
+        print(f"caption accuracy on {len(captions)} images: " + ", ".join(f"{k.split('_')[1]} {result[k]:.1f} %" for k in ("caption_shape_acc", "caption_colour_acc", "caption_size_acc", "caption_all_acc")))
+    (run.run_dir / "captions.json").write_text(json.dumps(result, indent=2))
+    print(f"plot: {plot_captions(dataset.images[:16], captions[:16], run.run_dir / 'captions.png')}")
 
 
 STUDIES = {
@@ -181,6 +252,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="study folder (default: runs/study_<name>)")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")
     s.set_defaults(func=_cmd_study)
+    z = sub.add_parser("zeroshot", help="zero-shot classification with an image-text run (clip, coca)")
+    z.add_argument("run")
+    z.add_argument("--data", help="a built-in dataset name or an image folder with class subfolders (default: the run's dataset)")
+    z.add_argument("--split", choices=["train", "test"], default="test")
+    z.add_argument("--classes", nargs="+", help="class names (default: the dataset's)")
+    z.add_argument("--templates", nargs="+", help="prompt templates with {} for the class, e.g. 'a photo of a {}.' (default on shapes / digits: the held-out templates)")
+    z.set_defaults(func=_cmd_zeroshot)
+    r = sub.add_parser("retrieve", help="image<->text retrieval R@k on held-out pairs, similarity matrix and recall curves")
+    r.add_argument("run")
+    r.add_argument("--data", help="a built-in dataset name (default: the run's dataset)")
+    r.add_argument("--split", choices=["train", "test"], default="test")
+    r.set_defaults(func=_cmd_retrieve)
+    c = sub.add_parser("caption", help="generate captions with a captioning run (coca, prefix_lm); caption accuracy on shapes")
+    c.add_argument("run")
+    c.add_argument("--images", required=True, help="a built-in dataset name or an image folder")
+    c.add_argument("--split", choices=["train", "test"], default="test")
+    c.add_argument("--num", type=int, default=0, help="caption only the first N images (default: all)")
+    c.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
+    c.set_defaults(func=_cmd_caption)
     f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
     f.add_argument("--config", help="YAML preset (see configs/)")
     f.add_argument("overrides", nargs="*", help="section.key=value")

@@ -33,6 +33,7 @@ class DataConfig:
     csv_img_key: str = "filepath"  # csv: open_clip's column names and separator
     csv_caption_key: str = "title"
     csv_separator: str = "\t"
+    train_templates: int = 3  # shapes / digits captions: the first N built-in templates caption training images; the rest are held out for zero-shot
     seed: int = 0  # generation and split seed
     batch_size: int = 256
     num_workers: int = 0
@@ -153,7 +154,50 @@ class MAEConfig:
     decoder_heads: int = 4
 
 
-METHOD_CONFIGS: dict[str, type] = {"simclr": SimCLRConfig, "byol": BYOLConfig, "dino": DINOConfig, "attndrop": AttnDropConfig, "mae": MAEConfig}
+@dataclass
+class ImageTextConfig:
+    """What the image-text methods share: the tokenizer, the text transformer and the embedding."""
+
+    name: str = ""
+    vocab_size: int = 1000  # the BPE tokenizer trained on the run's captions stops at this size
+    context_length: int = 32  # tokens per caption, <start_of_text> and <end_of_text> included
+    text_width: int = 128
+    text_layers: int = 4  # CoCa: the unimodal half; prefix-LM: the whole image+text transformer
+    text_heads: int = 4
+    embed_dim: int = 128  # the shared image-text embedding
+    logit_scale_init: float = 2.659260036932778  # ln(1 / 0.07); the scale is clamped at 100
+    gather_distributed: bool = True
+
+
+@dataclass
+class CLIPConfig(ImageTextConfig):
+    name: str = "clip"
+
+
+@dataclass
+class CoCaConfig(ImageTextConfig):
+    name: str = "coca"
+    multimodal_layers: int = 2  # the decoder's half that cross-attends to the image
+    caption_queries: int = 16  # attentional pooler queries the decoder attends to
+    contrastive_weight: float = 1.0
+    caption_weight: float = 2.0
+
+
+@dataclass
+class PrefixLMConfig(ImageTextConfig):
+    name: str = "prefix_lm"
+
+
+METHOD_CONFIGS: dict[str, type] = {
+    "simclr": SimCLRConfig,
+    "byol": BYOLConfig,
+    "dino": DINOConfig,
+    "attndrop": AttnDropConfig,
+    "mae": MAEConfig,
+    "clip": CLIPConfig,
+    "coca": CoCaConfig,
+    "prefix_lm": PrefixLMConfig,
+}
 
 
 @dataclass

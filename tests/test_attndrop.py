@@ -10,6 +10,7 @@ from selfsup.methods import DINO, MAE, AttnDrop
 from selfsup.models import build_backbone
 from selfsup.models.tokens import forward_tokens, patch_tokens
 from selfsup.train.optim import build_optimizer
+from selfsup.methods.base import Batch
 
 SMALL = {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16, "patch_out_dim": 48, "decoder_dim": 16, "decoder_depth": 1, "decoder_heads": 2}
 
@@ -30,7 +31,7 @@ def test_student_sees_the_kept_tokens_and_no_gradient_reaches_the_teacher():
     m = _attndrop(keep_ratio=0.25)
     seen = []
     m.backbone.blocks[0].register_forward_hook(lambda mod, inp, out: seen.append(tuple(inp[0].shape)))
-    out = m.training_step(_views(), step=0)
+    out = m.training_step(Batch(_views()), step=0)
     out["loss"].backward()
     assert seen == [(8, 1 + 4, m.backbone.embed_dim), (8, 1 + 4, m.backbone.embed_dim)]  # global views at 1/4 + the local views in full
     assert {"dino_loss", "patch_loss", "recon_loss", "kept_attention", "teacher_entropy"} <= out.keys()
@@ -45,9 +46,9 @@ def test_switches_turn_their_parts_off():
     assert _attndrop(w_recon=0.0).decoder is None
     m = _attndrop(w_patch=0.0)
     assert not hasattr(m, "patch_head") and len(m.teacher) == 2
-    out = m.training_step(_views(), 0)
+    out = m.training_step(Batch(_views()), 0)
     assert "patch_loss" not in out and "recon_loss" in out
-    out = _attndrop(keep_ratio=1.0).training_step(_views(), 0)
+    out = _attndrop(keep_ratio=1.0).training_step(Batch(_views()), 0)
     assert "recon_loss" not in out and "kept_attention" not in out
     with pytest.raises(ValueError, match="drop_policy 'best'"):
         _attndrop(drop_policy="best")
@@ -64,13 +65,13 @@ def test_keep_all_is_dino_plus_patch_distillation_over_every_patch():
     m = _attndrop(keep_ratio=1.0, w_patch=0.0)
     m.load_state_dict(dino.state_dict())
     views = _views()
-    ours, ref = m.training_step(views, 0), dino.training_step(views, 0)
+    ours, ref = m.training_step(Batch(views), 0), dino.training_step(Batch(views), 0)
     for key in ("dino_loss", "teacher_entropy", "kl"):
         assert torch.allclose(ours[key], ref[key], atol=1e-6), key
     assert torch.allclose(ours["loss"], ref["loss"], atol=1e-6)
 
     m = _attndrop(keep_ratio=1.0, centering="none")
-    out = m.training_step(views, 0)
+    out = m.training_step(Batch(views), 0)
     g = torch.cat(views[:2])
     with torch.no_grad():
         t = F.softmax(m.teacher[2](patch_tokens(m.teacher[0], forward_tokens(m.teacher[0], g)).flatten(0, 1)) / m.patch_teacher_temp(0), dim=-1)
@@ -85,7 +86,7 @@ def _train(m, views, steps, term):  # noqa: ANN001, ANN202
     losses = []
     for i in range(steps):
         opt.zero_grad()
-        out = m.training_step(views, i)
+        out = m.training_step(Batch(views), i)
         out["loss"].backward()
         opt.step()
         m.on_step_end(i)
@@ -109,4 +110,4 @@ def test_mae_masks_three_quarters_and_learns_to_reconstruct():
     with pytest.raises(ValueError, match="mask_ratio"):
         MAE(_backbone(), MAEConfig(mask_ratio=1.0), ModelConfig(), total_steps=2)
     with pytest.raises(ValueError, match="n_local=0"):
-        m.training_step([torch.randn(2, 1, 16, 16), torch.randn(2, 1, 8, 8)], 0)
+        m.training_step(Batch([torch.randn(2, 1, 16, 16), torch.randn(2, 1, 8, 8)]), 0)

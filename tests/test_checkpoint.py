@@ -35,8 +35,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_overrides, tmp_p
     good = load_checkpoint(tmp_path / "run" / CHECKPOINT)
     real_step = SimCLR.training_step
 
-    def poisoned(self, views, step):
-        out = real_step(self, views, step)
+    def poisoned(self, batch, step):
+        out = real_step(self, batch, step)
         out["loss"] = out["loss"] * float("nan") if step >= 7 else out["loss"]
         return out
 

@@ -15,7 +15,7 @@ def test_unknown_key_names_the_key_and_the_valid_ones():
         load_config(None, ["optim.lrr=0.1"])
     with pytest.raises(ConfigError, match="unknown config key 'foo'.*data, augment"):
         load_config(None, ["foo.bar=1"])
-    with pytest.raises(ConfigError, match="unknown method .mocov9.; valid methods: attndrop, byol, dino, mae, simclr"):
+    with pytest.raises(ConfigError, match="unknown method .mocov9.; valid methods: attndrop, byol, clip, coca, dino, mae, prefix_lm, simclr"):
         load_config(None, ["method=mocov9"])
     with pytest.raises(ConfigError, match="method.temperature.*valid keys.*momentum"):
         load_config(None, ["method=byol", "method.temperature=0.1"])

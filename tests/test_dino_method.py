@@ -8,6 +8,7 @@ from selfsup.methods import DINO
 from selfsup.models import build_backbone
 from selfsup.models.tokens import block_attention, cls_attention, embed_tokens, forward_tokens, last_block_attention
 from selfsup.train.optim import build_optimizer
+from selfsup.methods.base import Batch
 
 SMALL = {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16, "patch_out_dim": 48}
 
@@ -25,7 +26,7 @@ def test_no_gradient_reaches_the_teacher_and_any_crop_count_works():
     m = _method(ibot_weight=1.0, koleo_weight=0.1)
     for n_global, n_local in ((2, 0), (2, 4), (3, 5)):
         m.zero_grad()
-        out = m.training_step(_views(n_global=n_global, n_local=n_local), step=0)
+        out = m.training_step(Batch(_views(n_global=n_global, n_local=n_local)), step=0)
         out["loss"].backward()
         assert all(p.grad is None and not p.requires_grad for p in m.teacher.parameters())
         assert m.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
@@ -37,7 +38,7 @@ def test_teacher_sees_only_global_views():
     m = _method()
     sizes = []
     m.teacher[0].patch_embed.register_forward_hook(lambda mod, inp, out: sizes.append(tuple(inp[0].shape)))
-    m.training_step(_views(b=4, n_global=2, n_local=3), step=0)
+    m.training_step(Batch(_views(b=4, n_global=2, n_local=3)), step=0)
     assert sizes == [(8, 1, 16, 16)]
 
 
@@ -49,7 +50,7 @@ def test_last_layer_is_frozen_during_the_first_epoch():
 
     def step(i):
         opt.zero_grad()
-        m.training_step(_views(), i)["loss"].backward()
+        m.training_step(Batch(_views()), i)["loss"].backward()
         m.before_optimizer_step(i)
         opt.step()
         m.on_step_end(i)

@@ -7,6 +7,7 @@ from selfsup.config import BYOLConfig, ModelConfig
 from selfsup.losses import AffinityRegressor, affinity_gap, clip_repulsion
 from selfsup.methods import BYOL
 from selfsup.models import build_backbone
+from selfsup.methods.base import Batch
 
 MODEL = ModelConfig(proj_hidden=32, proj_dim=16, pred_hidden=32)
 
@@ -34,7 +35,7 @@ def test_repulsion_gradient_is_clipped_to_the_ratio_of_the_attraction_gradient()
 
 def test_logo_step_gradients_go_where_they_should():
     m = _logo(repel_weight=1e3)
-    out = m.training_step(_views(), 0)
+    out = m.training_step(Batch(_views()), 0)
     out["loss"].backward()
     assert {"local_global_loss", "repel_loss", "repel_scale", "affinity_gap"} <= out.keys()
     assert 0 < out["repel_scale"] < 1  # a thousandfold repulsion is clipped
@@ -46,7 +47,7 @@ def test_logo_step_gradients_go_where_they_should():
     m.affinity.frozen(z1, z2).sum().backward()
     assert all(p.grad is None for p in m.affinity.parameters()) and z1.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="n_local >= 2"):
-        m.training_step(_views(n_local=1), 0)
+        m.training_step(Batch(_views(n_local=1)), 0)
 
 
 def test_affinity_regressor_learns_to_score_same_image_pairs_higher():

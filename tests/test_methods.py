@@ -4,6 +4,7 @@ from selfsup.config import BYOLConfig, ModelConfig, SimCLRConfig
 from selfsup.methods import BYOL, SimCLR
 from selfsup.models import build_backbone
 from selfsup.train.ema import EMA
+from selfsup.methods.base import Batch
 
 MODEL = ModelConfig(proj_hidden=32, proj_dim=16, pred_hidden=32)
 
@@ -14,7 +15,7 @@ def views(b=16):
 
 def test_no_gradient_reaches_byol_target_and_ema_moves_it():
     m = BYOL(build_backbone("vit_micro", 1, 16), BYOLConfig(momentum=0.9), MODEL, total_steps=10)
-    out = m.training_step(views(), 0)
+    out = m.training_step(Batch(views()), 0)
     out["loss"].backward()
     target = list(m.target_backbone.parameters()) + list(m.target_projector.parameters())
     assert all(p.grad is None and not p.requires_grad for p in target)
@@ -48,7 +49,7 @@ def test_simclr_loss_falls_on_a_fixed_batch():
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     losses = []
     for step in range(8):
-        out = m.training_step(batch, step)
+        out = m.training_step(Batch(batch), step)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -60,7 +61,7 @@ def test_simclr_loss_falls_on_a_fixed_batch():
 def test_bf16_autocast_step_is_finite_and_reaches_the_backbone():
     m = SimCLR(build_backbone("vit_micro", 1, 16), SimCLRConfig(), MODEL, total_steps=10)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = m.training_step(views(), 0)
+        out = m.training_step(Batch(views()), 0)
     out["loss"].backward()
     assert torch.isfinite(out["loss"]) and out["loss"].dtype == torch.float32
     assert m.backbone.blocks[0].attn.qkv.weight.grad.abs().sum() > 0

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from selfsup.eval.zeroshot import class_embeddings, retrieval_metrics, zero_shot_accuracy
+from selfsup.eval.zeroshot import caption_groups, class_embeddings, retrieval_metrics, retrieval_ranks, zero_shot_accuracy
 
 
 def test_class_embedding_is_the_normalised_mean_of_normalised_templates():
@@ -33,3 +33,13 @@ def test_retrieval_metrics_match_a_sorted_rank_reference():
     assert m["image_to_text_mean_rank"] == ranks.float().mean().item()
     perfect = retrieval_metrics(img, img)
     assert perfect["text_to_image_R@1"] == 100.0 and perfect["text_to_image_median_rank"] == 1.0
+
+
+def test_retrieval_counts_any_image_with_the_same_caption_as_a_match():
+    img = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    txt = torch.tensor([[1.0, 0.05], [1.0, 0.05], [0.0, 1.0]])  # images 0 and 1 share one caption
+    plain = retrieval_metrics(img, txt)
+    grouped = retrieval_metrics(img, txt, caption_groups(["a", "a", "b"]))
+    assert plain["text_to_image_R@1"] < 100.0  # caption 1 ranks image 0 first: a miss without groups
+    assert grouped["text_to_image_R@1"] == grouped["image_to_text_R@1"] == 100.0
+    assert torch.equal(retrieval_ranks(img, txt, caption_groups(["a", "b", "c"])), retrieval_ranks(img, txt))

@@ -17,7 +17,9 @@ class TensorImageDataset(Dataset):
     images: (N, C, H, W) uint8; labels: (N,) int64, -1 where unlabelled.
     Optional per-image extras: masks (N, H, W) uint8, captions (list of N strings) and
     attributes (N, A) int64 (``shapes``: shape, colour, size, background; captions are
-    rendered from them with any template, see :mod:`selfsup.data.captions`).
+    rendered from them with any template, see :mod:`selfsup.data.captions`); ``text`` (N, T, L)
+    token ids of T captions per image, set by the trainer for image-text methods and then
+    returned as a third item of every batch.
     Batches are fetched with one indexing op (``__getitems__``), not N ``__getitem__`` calls.
     """
 
@@ -38,17 +40,20 @@ class TensorImageDataset(Dataset):
         self.captions = captions
         self.class_names = class_names
         self.attributes = attributes
+        self.text: Tensor | None = None
         self.skipped: list[str] = []
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.images[i], self.labels[i]
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
+        item = (self.images[i], self.labels[i])
+        return item if self.text is None else (*item, self.text[i])
 
-    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, ...]:
         idx = torch.as_tensor(indices)
-        return self.images[idx], self.labels[idx]
+        batch = (self.images[idx], self.labels[idx])
+        return batch if self.text is None else (*batch, self.text[idx])
 
     @property
     def channels(self) -> int:
@@ -59,7 +64,7 @@ class TensorImageDataset(Dataset):
         return self.images.shape[-1]
 
     def subset(self, indices: Tensor) -> "TensorImageDataset":
-        return TensorImageDataset(
+        part = TensorImageDataset(
             self.images[indices],
             self.labels[indices],
             self.masks[indices] if self.masks is not None else None,
@@ -67,6 +72,8 @@ class TensorImageDataset(Dataset):
             self.class_names,
             self.attributes[indices] if self.attributes is not None else None,
         )
+        part.text = self.text[indices] if self.text is not None else None
+        return part
 
 
 def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -75,7 +82,7 @@ def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple
     return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist())
 
 
-def _keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+def _keep_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     return batch
 
 
@@ -88,7 +95,8 @@ def make_loader(
     seed: int = 0,
     distributed: bool = False,
 ) -> DataLoader:
-    """A loader of ``(images uint8 (B, C, H, W), labels (B,))``; it only decodes and collates."""
+    """A loader of ``(images uint8 (B, C, H, W), labels (B,))`` (and ``text`` (B, T, L) token ids
+    when the dataset has them); it only decodes and collates."""
     sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last) if distributed else None
     generator = torch.Generator().manual_seed(seed)
     batched = isinstance(dataset, TensorImageDataset)

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.distributed import gather_with_grad, rank
+from ..train.distributed import gather_with_grad, rank, world_size
 
 LOGIT_SCALE_INIT = math.log(1 / 0.07)
 LOGIT_SCALE_MAX = math.log(100)
@@ -39,11 +39,15 @@ def clip_loss(image: Tensor, text: Tensor, logit_scale: Tensor | float, gather_d
     """
     n = image.shape[0]
     img, txt = F.normalize(image, dim=1), F.normalize(text, dim=1)
-    all_img, all_txt, offset = (gather_with_grad(img), gather_with_grad(txt), rank() * n) if gather_distributed else (img, txt, 0)
-    labels = torch.arange(n, device=image.device) + offset
     dtype = torch.promote_types(img.dtype, torch.float32)  # bf16 features: the softmax in fp32
-    logits_img = (logit_scale * img @ all_txt.T).to(dtype)  # (n, N)
-    logits_txt = (logit_scale * txt @ all_img.T).to(dtype)  # (n, N)
+    if gather_distributed and world_size() > 1:
+        labels = torch.arange(n, device=image.device) + rank() * n
+        logits_img = (logit_scale * img @ gather_with_grad(txt).T).to(dtype)  # (n, N)
+        logits_txt = (logit_scale * txt @ gather_with_grad(img).T).to(dtype)  # (n, N)
+    else:  # one process: the text->image logits are the transpose, one matmul serves both
+        labels = torch.arange(n, device=image.device)
+        logits_img = (logit_scale * img @ txt.T).to(dtype)  # (n, n)
+        logits_txt = logits_img.T
     return (F.cross_entropy(logits_img, labels) + F.cross_entropy(logits_txt, labels)) / 2
 
 

@@ -14,6 +14,7 @@ from ..losses import masked_patch_loss, reconstruction_loss
 from ..models.decoder import PixelDecoder, patchify
 from ..models.token_drop import POLICIES, check_keep_ratio, forward_kept, kept_mask
 from ..models.tokens import forward_tokens_and_cls_attention, gather_patches, grid_size, patch_tokens, pool, require_vit
+from .base import Batch
 from .distill import SelfDistillation, count_global_views
 
 
@@ -38,7 +39,8 @@ class AttnDrop(SelfDistillation):
         if cfg.keep_ratio < 1.0 and cfg.w_recon > 0:
             self.decoder = PixelDecoder.for_vit(backbone, cfg.decoder_dim, cfg.decoder_depth, cfg.decoder_heads)
 
-    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        views = batch.views
         cfg = self.cfg
         g = count_global_views(views)
         b = views[0].shape[0]

@@ -13,7 +13,7 @@ from ..heads import prediction_head, projection_head
 from ..losses import AffinityRegressor, affinity_gap, byol_loss, clip_repulsion
 from ..train.ema import EMA
 from ..train.schedules import cosine
-from .base import Method
+from .base import Batch, Method
 
 
 class BYOL(Method):
@@ -39,7 +39,8 @@ class BYOL(Method):
         if cfg.logo:
             self.affinity = AffinityRegressor(model_cfg.proj_dim, cfg.affinity_hidden)
 
-    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        views = batch.views
         b = views[0].shape[0]
         x = torch.cat(views[:2])  # (2B, C, H, W)
         h = self.backbone(x)  # (2B, D)

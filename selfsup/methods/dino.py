@@ -10,6 +10,7 @@ from torch import Tensor
 from ..config import DINOConfig, ModelConfig
 from ..losses import block_masks, masked_patch_loss
 from ..models.tokens import grid_size, require_vit
+from .base import Batch
 from .distill import SelfDistillation, count_global_views
 
 
@@ -30,7 +31,8 @@ class DINO(SelfDistillation):
             self.mask_token = nn.Parameter(torch.zeros(vit.embed_dim))
             nn.init.trunc_normal_(self.mask_token, std=0.02)
 
-    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        views = batch.views
         cfg = self.cfg
         g = count_global_views(views)
         b = views[0].shape[0]

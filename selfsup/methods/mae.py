@@ -12,7 +12,7 @@ from ..losses import reconstruction_loss
 from ..models.decoder import PixelDecoder, patchify
 from ..models.token_drop import forward_kept, kept_mask
 from ..models.tokens import grid_size, pool, require_vit
-from .base import Method
+from .base import Batch, Method
 
 
 class MAE(Method):
@@ -30,7 +30,8 @@ class MAE(Method):
             raise ValueError(f"method.mask_ratio must be in (0, 1), got {cfg.mask_ratio}")
         self.decoder = PixelDecoder.for_vit(self.backbone, cfg.decoder_dim, cfg.decoder_depth, cfg.decoder_heads)
 
-    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        views = batch.views
         if any(v.shape != views[0].shape for v in views):
             raise ValueError("MAE takes same-size views only; set augment.n_local=0")
         x = torch.cat(views)  # (V*B, C, H, W)

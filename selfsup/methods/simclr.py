@@ -9,7 +9,7 @@ from torch import Tensor
 from ..config import ModelConfig, SimCLRConfig
 from ..heads import projection_head
 from ..losses import ntxent_loss
-from .base import Method
+from .base import Batch, Method
 
 
 class SimCLR(Method):
@@ -21,7 +21,8 @@ class SimCLR(Method):
         self.backbone = backbone
         self.projector = projection_head(backbone.num_features, model_cfg.proj_hidden, model_cfg.proj_dim)
 
-    def training_step(self, views: list[Tensor], step: int) -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        views = batch.views
         b = views[0].shape[0]
         h = self.backbone(torch.cat(views[:2]))  # (2B, D): both views in one pass
         z1, z2 = self.projector(h).chunk(2)  # (B, P) each

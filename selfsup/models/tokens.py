@@ -64,6 +64,15 @@ def forward_tokens_and_cls_attention(vit: VisionTransformer, x: Tensor) -> tuple
     return vit.norm(vit.blocks[-1](t)), attn
 
 
+def image_tokens(backbone: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    """Any timm backbone: images (B, C, H, W) -> tokens (B, T, D) and the pooled feature (B, D)
+    that ``backbone(x)`` returns. A ViT's tokens are its output tokens; a CNN's are the h*w
+    positions of its last feature map."""
+    feats = backbone.forward_features(x)  # ViT (B, T, D); CNN (B, D, h, w)
+    pooled = backbone.forward_head(feats, pre_logits=True)
+    return (feats if feats.ndim == 3 else feats.flatten(2).transpose(1, 2)), pooled
+
+
 def pool(vit: VisionTransformer, tokens: Tensor) -> Tensor:
     """Output tokens (B, P + N, D) -> the backbone's own feature (B, D), the one ``vit(x)`` returns."""
     return vit.forward_head(tokens, pre_logits=True)

@@ -2,6 +2,6 @@
 the captions offline) and a causal text transformer."""
 
 from .encoder import TextTransformer
-from .tokenizer import CaptionTokenizer
+from .tokenizer import CaptionTokenizer, TextSpec
 
-__all__ = ["CaptionTokenizer", "TextTransformer"]
+__all__ = ["CaptionTokenizer", "TextSpec", "TextTransformer"]

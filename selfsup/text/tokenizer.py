@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -11,6 +12,17 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from torch import Tensor
 
 PAD, SOT, EOT, UNK = "<pad>", "<start_of_text>", "<end_of_text>", "<unk>"
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """What a text network needs to know about the tokenizer (kept in the run's checkpoint)."""
+
+    vocab_size: int
+    context_length: int
+    pad_id: int
+    sot_id: int
+    eot_id: int
 
 
 class CaptionTokenizer:
@@ -41,6 +53,9 @@ class CaptionTokenizer:
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
+
+    def spec(self, context_length: int) -> TextSpec:
+        return TextSpec(self.vocab_size, context_length, self.pad_id, self.sot_id, self.eot_id)
 
     def encode(self, captions: list[str], context_length: int) -> Tensor:
         """(B, context_length) long; a caption too long keeps its first tokens and still ends in <end_of_text>."""

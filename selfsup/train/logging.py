@@ -42,7 +42,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 def plot_run(run_dir: Path) -> list[Path]:
-    """loss.png (training loss per step) and knn.png (kNN / online-probe accuracy per epoch)."""
+    """loss.png (training loss per step), knn.png (kNN / online-probe / zero-shot accuracy per
+    epoch) and, for image-text runs, logit_scale.png (the learned temperature per step)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,12 +62,23 @@ def plot_run(run_dir: Path) -> list[Path]:
         fig.savefig(run_dir / "loss.png", dpi=100)
         plt.close(fig)
         out.append(run_dir / "loss.png")
-    if evals:
+    if train and all("logit_scale" in r for r in train):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([r["step"] for r in train], [r["logit_scale"] for r in train], lw=1)
+        ax.axhline(100.0, color="grey", ls="--", lw=1, label="clamp (100)")
+        ax.set(xlabel="step", ylabel="logit scale (1 / temperature)", title=f"logit scale: {run_dir.name}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(run_dir / "logit_scale.png", dpi=100)
+        plt.close(fig)
+        out.append(run_dir / "logit_scale.png")
+    series = [(k, label) for k, label in (("knn_acc", "kNN (k=20)"), ("online_probe_acc", "online linear probe"), ("zeroshot_top1", "zero-shot top-1")) if evals and all(k in r for r in evals)]
+    if series:  # unlabelled data (a caption CSV) has no accuracy to draw
         fig, ax = plt.subplots(figsize=(6, 3.5))
         epochs = [r["epoch"] for r in evals]
-        for key, label in (("knn_acc", "kNN (k=20)"), ("online_probe_acc", "online linear probe")):
-            if all(key in r for r in evals):
-                ax.plot(epochs, [r[key] for r in evals], marker="o", label=label)
+        for key, label in series:
+            ax.plot(epochs, [r[key] for r in evals], marker="o", label=label)
         ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"accuracy: {run_dir.name}")
         ax.grid(alpha=0.3)
         ax.legend()

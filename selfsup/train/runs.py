@@ -9,6 +9,8 @@ import torch.nn as nn
 
 from ..config import Config, config_from_dict
 from ..methods import Method
+from ..text import CaptionTokenizer
+from .captions import load_tokenizer
 from .checkpoint import load_checkpoint
 from .trainer import CHECKPOINT, RunParts, build_networks
 
@@ -21,6 +23,7 @@ class LoadedRun:
     probe: nn.Linear | None
     meta: RunParts
     step: int
+    tokenizer: CaptionTokenizer | None = None  # image-text runs
 
     def encoder(self) -> nn.Module:
         return self.method.encoder()
@@ -39,4 +42,5 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     if probe is not None and state["probe"]:
         probe.load_state_dict(state["probe"])
     method.eval()
-    return LoadedRun(run_dir, cfg, method, probe, meta, int(state["step"]))
+    tokenizer = load_tokenizer(run_dir) if meta.text else None
+    return LoadedRun(run_dir, cfg, method, probe, meta, int(state["step"]), tokenizer)

@@ -18,13 +18,18 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..augment import MultiCropAugment
+from ..augment import MultiCropAugment, pick_captions
 from ..config import Config, ConfigError, config_to_dict
 from ..data import TensorImageDataset, build_dataset, channel_stats, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
-from ..methods import Method, build_method
+from ..eval.captioning import caption_accuracy, generate_captions
+from ..eval.image_text import image_text_metrics
+from ..methods import ImageTextMethod, Method, build_method, method_class
+from ..methods.base import Batch
 from ..models import build_backbone
 from ..models.tokens import is_vit
+from ..text import CaptionTokenizer, TextSpec
+from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .distributed import barrier, init_from_env, is_distributed, is_main, world_size
 from .logging import RunLogger, plot_run
@@ -50,18 +55,20 @@ class RunParts:
     std: tuple[float, ...]
     global_pool: str | None = None
     patch_size: int | None = None
+    text: dict[str, int] | None = None  # image-text runs: the tokenizer's TextSpec
 
 
-def run_parts(cfg: Config, train_set: TensorImageDataset) -> RunParts:
+def run_parts(cfg: Config, train_set: TensorImageDataset, tokenizer: CaptionTokenizer | None = None) -> RunParts:
     mean, std = channel_stats(train_set)
     size = cfg.augment.global_size or train_set.image_size
-    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool, cfg.model.patch_size)
+    text = vars(tokenizer.spec(cfg.method.context_length)) if tokenizer is not None else None
+    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool, cfg.model.patch_size, text)
 
 
 def build_networks(cfg: Config, meta: RunParts, total_steps: int, steps_per_epoch: int = 1) -> tuple[Method, nn.Linear | None]:
     """The method (with its backbone) and the online linear probe (None without labels)."""
     backbone = build_backbone(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool, meta.patch_size)
-    method = build_method(cfg.method, backbone, cfg.model, total_steps, steps_per_epoch)
+    method = build_method(cfg.method, backbone, cfg.model, total_steps, steps_per_epoch, TextSpec(**meta.text) if meta.text else None)
     probe = nn.Linear(backbone.num_features, meta.num_classes) if cfg.train.online_probe and meta.num_classes > 0 else None
     return method, probe
 
@@ -82,8 +89,12 @@ def resolve_run_dir(cfg: Config) -> Path:
     return Path(cfg.train.out_dir) / name
 
 
-def evaluate(cfg: Config, encoder: nn.Module, probe: nn.Module | None, train_set: TensorImageDataset, test_set: TensorImageDataset, meta: RunParts, device: torch.device, linear: bool) -> dict[str, float]:
-    """kNN, collapse monitors, the online probe's accuracy and (``linear``) the offline linear probe."""
+def evaluate(
+    cfg: Config, method: Method, probe: nn.Module | None, train_set: TensorImageDataset, test_set: TensorImageDataset, meta: RunParts, device: torch.device, linear: bool, tokenizer: CaptionTokenizer | None = None
+) -> dict[str, float]:
+    """kNN, collapse monitors, the online probe's accuracy, (``linear``) the offline linear probe,
+    for contrastive image-text methods zero-shot and retrieval, for captioners caption accuracy (shapes)."""
+    encoder = method.encoder()
     ftr, ytr = extract_features(encoder, train_set, meta.mean, meta.std, cfg.eval.batch_size, device)
     fte, yte = extract_features(encoder, test_set, meta.mean, meta.std, cfg.eval.batch_size, device)
     out = {"embedding_std": embedding_std(fte), "rankme": rankme(fte)}
@@ -95,6 +106,10 @@ def evaluate(cfg: Config, encoder: nn.Module, probe: nn.Module | None, train_set
             out["online_probe_acc"] = 100.0 * (pred == yte).float().mean().item()
         if linear:
             out["linear_acc"] = linear_probe_accuracy(ftr, ytr, fte, yte, cfg.eval.linear_epochs, cfg.eval.linear_lr)
+    if isinstance(method, ImageTextMethod) and method.contrastive:
+        out.update(image_text_metrics(method, tokenizer, test_set, cfg.data.train_templates, meta.mean, meta.std, cfg.eval.batch_size, device))
+    if isinstance(method, ImageTextMethod) and method.captioner and test_set.attributes is not None:
+        out.update(caption_accuracy(generate_captions(method, tokenizer, test_set, meta.mean, meta.std, device=device), test_set.attributes))
     return out
 
 
@@ -124,7 +139,8 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     if steps_per_epoch == 0:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the {len(train_set)} training images")
     total_steps = cfg.train.epochs * steps_per_epoch
-    meta = run_parts(cfg, train_set)
+    tokenizer = attach_captions(cfg, train_set, run_dir, resume) if method_class(cfg.method.name).uses_text else None
+    meta = run_parts(cfg, train_set, tokenizer)
     method, probe = build_networks(cfg, meta, total_steps, steps_per_epoch)
     method.to(device)
     augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
@@ -179,7 +195,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not (cfg.train.progress and is_main()), leave=False)
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         epoch_terms: dict[str, float] = {}  # sums of the method's scalar terms (collapse monitors) this epoch
-        for i, (images, labels) in enumerate(loader):
+        for i, (images, labels, *text) in enumerate(loader):
             if i < skip:
                 continue
             if step >= last_step:
@@ -191,9 +207,9 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
                 if not group["bias_or_norm"]:
                     group["weight_decay"] = wd
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            views = augment(images)
+            batch = Batch(augment(images), pick_captions(text[0].to(device, non_blocking=True)) if text else None)
             with autocast:
-                out = model(views, step)
+                out = model(batch, step)
             loss = out["loss"]
             loss_value = loss.item()
             if not math.isfinite(loss_value):
@@ -235,7 +251,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         finished = step >= last_step
         # The last epoch's evaluation is the final one below (with the linear probe), not done twice.
         if epoch_done and (epoch + 1) % cfg.train.eval_every == 0 and not finished and is_main():
-            metrics = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=False)
+            metrics = evaluate(cfg, method, probe, train_set, test_set, meta, device, linear=False, tokenizer=tokenizer)
             logger.log({"kind": "eval", "step": step, "epoch": epoch + 1, **metrics})
             plot_run(run_dir)
         if finished or (epoch_done and (epoch + 1) % cfg.train.ckpt_every == 0):
@@ -244,7 +260,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
 
     summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": step, "epochs": step / steps_per_epoch}
     if is_main():
-        final = evaluate(cfg, method.encoder(), probe, train_set, test_set, meta, device, linear=True)
+        final = evaluate(cfg, method, probe, train_set, test_set, meta, device, linear=True, tokenizer=tokenizer)
         summary.update(final)
         logger.log({"kind": "eval", "step": step, "epoch": step / steps_per_epoch, **final})
         summary["plots"] = [str(p) for p in plot_run(run_dir)]

@@ -1,0 +1,41 @@
+"""CLIP: Learning Transferable Visual Models From Natural Language Supervision (Radford et al., ICML 2021)."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+from torch import Tensor
+
+from ..config import CLIPConfig, ModelConfig
+from ..losses import LogitScale, clip_loss
+from ..text import TextSpec, TextTransformer
+from .base import Batch
+from .image_text import ImageTextMethod
+
+
+class CLIP(ImageTextMethod):
+    """Image backbone + linear projection, causal text transformer pooled at end-of-text, a
+    learnable logit scale; symmetric InfoNCE over the batch (negatives gathered across processes)."""
+
+    contrastive = True
+
+    def __init__(self, backbone: nn.Module, cfg: CLIPConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1, text: TextSpec | None = None) -> None:
+        if text is None:
+            raise ValueError("CLIP needs the tokenizer's TextSpec (vocabulary size and special ids)")
+        super().__init__(text, total_steps, steps_per_epoch)
+        self.cfg = cfg
+        self.backbone = backbone
+        self.visual_proj = nn.Linear(backbone.num_features, cfg.embed_dim, bias=False)
+        self.text = TextTransformer(text.vocab_size, text.eot_id, text.context_length, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.embed_dim)
+        self.logit_scale = LogitScale(cfg.logit_scale_init)
+
+    def image_embedder(self) -> nn.Module:
+        return nn.Sequential(self.backbone, self.visual_proj)
+
+    def encode_text(self, ids: Tensor) -> Tensor:
+        return self.text(ids)
+
+    def training_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        h = self.backbone(batch.views[0])  # (B, D)
+        scale = self.logit_scale()
+        loss = clip_loss(self.visual_proj(h), self.text(batch.text), scale, self.cfg.gather_distributed)
+        return {"loss": loss, "logit_scale": scale.detach(), "features": h.detach()}
