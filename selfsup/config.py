@@ -172,6 +172,7 @@ class ImageTextConfig:
 @dataclass
 class CLIPConfig(ImageTextConfig):
     name: str = "clip"
+    text_tower: str = "scratch"  # scratch | minilm: pretrained all-MiniLM-L6-v2, frozen (LiT); needs the `lit` extra
 
 
 @dataclass

@@ -8,13 +8,15 @@ from torch import Tensor
 from ..config import CLIPConfig, ModelConfig
 from ..losses import LogitScale, clip_loss
 from ..text import TextSpec, TextTransformer
+from ..text.pretrained import TEXT_TOWERS, FrozenMiniLM
 from .base import Batch
 from .image_text import ImageTextMethod
 
 
 class CLIP(ImageTextMethod):
-    """Image backbone + linear projection, causal text transformer pooled at end-of-text, a
-    learnable logit scale; symmetric InfoNCE over the batch (negatives gathered across processes)."""
+    """Image backbone + linear projection, causal text transformer pooled at end-of-text (or,
+    ``text_tower=minilm``, a frozen pretrained MiniLM + trainable projection), a learnable logit
+    scale; symmetric InfoNCE over the batch (negatives gathered across processes)."""
 
     contrastive = True
 
@@ -25,7 +27,12 @@ class CLIP(ImageTextMethod):
         self.cfg = cfg
         self.backbone = backbone
         self.visual_proj = nn.Linear(backbone.num_features, cfg.embed_dim, bias=False)
-        self.text = TextTransformer(text.vocab_size, text.eot_id, text.context_length, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.embed_dim)
+        if cfg.text_tower not in TEXT_TOWERS:
+            raise ValueError(f"unknown method.text_tower '{cfg.text_tower}'; valid: {', '.join(TEXT_TOWERS)}")
+        if cfg.text_tower == "minilm":
+            self.text = FrozenMiniLM(text.pad_id, cfg.embed_dim)
+        else:
+            self.text = TextTransformer(text.vocab_size, text.eot_id, text.context_length, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.embed_dim)
         self.logit_scale = LogitScale(cfg.logit_scale_init)
 
     def image_embedder(self) -> nn.Module:

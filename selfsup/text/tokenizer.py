@@ -12,6 +12,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from torch import Tensor
 
 PAD, SOT, EOT, UNK = "<pad>", "<start_of_text>", "<end_of_text>", "<unk>"
+SPECIALS = ((PAD, SOT, EOT), ("[PAD]", "[CLS]", "[SEP]"))  # ours; a BERT WordPiece vocabulary (the pretrained tower's)
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,17 @@ class TextSpec:
 
 class CaptionTokenizer:
     """Captions -> token ids (B, context_length): <start_of_text> tokens <end_of_text>, then
-    padding (id 0). Lower-cased, split on whitespace and punctuation, BPE within words."""
+    padding (id 0). Lower-cased, split on whitespace and punctuation, BPE within words.
+    It also wraps a BERT tokenizer ([CLS] ... [SEP], [PAD]) for the pretrained text tower."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
-        self.pad_id, self.sot_id, self.eot_id = (tokenizer.token_to_id(t) for t in (PAD, SOT, EOT))
+        tokenizer.no_padding()  # encode() pads and truncates itself
+        tokenizer.no_truncation()
+        names = next((n for n in SPECIALS if all(tokenizer.token_to_id(t) is not None for t in n)), None)
+        if names is None:
+            raise ValueError(f"the tokenizer has none of the special-token sets {SPECIALS} (padding, start, end)")
+        self.pad_id, self.sot_id, self.eot_id = (tokenizer.token_to_id(t) for t in names)
 
     @classmethod
     def train(cls, captions: Iterable[str], vocab_size: int = 1000) -> CaptionTokenizer:

@@ -10,6 +10,7 @@ from ..config import Config
 from ..data import TensorImageDataset
 from ..data.captions import caption_table
 from ..text import CaptionTokenizer
+from ..text.pretrained import minilm_tokenizer
 from .distributed import is_main
 
 TOKENIZER = "tokenizer.json"
@@ -22,6 +23,10 @@ def attach_captions(cfg: Config, train_set: TensorImageDataset, run_dir: Path, r
     path = run_dir / TOKENIZER
     if resume and path.is_file():
         tokenizer = CaptionTokenizer.load(path)
+    elif getattr(cfg.method, "text_tower", "scratch") == "minilm":
+        tokenizer = minilm_tokenizer()  # the pretrained tower reads its own vocabulary
+        if is_main():
+            tokenizer.save(path)
     else:
         tokenizer = CaptionTokenizer.train(flat, cfg.method.vocab_size)  # deterministic: every process gets the same one
         if is_main():
