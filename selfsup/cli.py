@@ -174,9 +174,90 @@ def _cmd_caption(args: argparse.Namespace) -> None:
     result: dict = {"beam_size": args.beam, "captions": captions}
     if dataset.attributes is not None:
         result.update(caption_accuracy(captions, dataset.attributes))
-        print(f"caption accuracy on {len(captions)} images: " + ", ".join(f"{k.split('_')[1]} {result[k]:.1f} %" for k in ("caption_shape_acc", "caption_colour_acc", "caption_size_acc", "caption_all_acc")))
+        print(f"caption accuracy on {len(captions)} images: " + ", ".join(f"{k} {result[f'caption_{k}_acc']:.1f} %" for k in ("shape", "colour", "size", "all")) + f" (a size is stated in {result['caption_size_stated']:.1f} %)")
     (run.run_dir / "captions.json").write_text(json.dumps(result, indent=2))
     print(f"plot: {plot_captions(dataset.images[:16], captions[:16], run.run_dir / 'captions.png')}")
+
+
+def _attack_images(run, fit_images: int, held_out: int):
+    """Fitting images from the run's training split, held-out images and labels from its test split."""
+    from .attacks.classifier import pixels
+    from .data import build_dataset
+
+    train_set, test_set = build_dataset(run.cfg.data, train=True), build_dataset(run.cfg.data, train=False)
+    return pixels(train_set.images[:fit_images]), pixels(test_set.images[:held_out]), test_set.labels[:held_out], test_set.class_names
+
+
+def _uap_kwargs(args: argparse.Namespace) -> dict:
+    return {"max_passes": args.passes, "target": args.target, "progress": True}
+
+
+def _cmd_attack_uap(args: argparse.Namespace) -> None:
+    from .attacks.classifier import INPUT_SCALE, run_classifier
+    from .attacks.report import fit_uap, fooling_vs_fit_size, load_uap, measure, plot_uap, save_uap, uap_metadata
+    from .train.runs import load_run
+
+    if args.eps is None and not args.load:
+        raise ValueError("give the budget with --eps (on the [0, 1] pixel scale) or a saved perturbation with --load")
+    run = load_run(args.run)
+    model = run_classifier(run)
+    fit, held_out, labels, names = _attack_images(run, args.fit_images, args.held_out)
+    if args.load:
+        v, meta = load_uap(args.load)
+        if tuple(v.shape) != tuple(fit.shape[1:]):
+            raise ValueError(f"{args.load} holds a {tuple(v.shape)} perturbation; {args.run} takes {tuple(fit.shape[1:])} images")
+        eps, norm, history, passes = meta["eps"], meta["norm"], [], 0
+        print(f"loaded v from {args.load} (fitted on {meta['run']}, {meta['algo']}, eps {eps}, l{norm})")
+    else:
+        eps, norm = args.eps, args.norm
+        result = fit_uap(model, fit, args.algo, eps, norm, **_uap_kwargs(args))
+        v, history, passes = result.v, result.fooling_history, result.passes
+    report = {"eps": eps, "eps_0_255": eps * 255, "norm": norm, "algo": args.algo, "passes": passes, "fooling_history": history, **measure(model, v, eps, norm, fit, held_out, labels, args.target)}
+    if args.curve and not args.load:
+        sizes = sorted({max(1, args.fit_images // d) for d in (16, 8, 4, 2, 1)})
+        report["fooling_vs_fit_images"] = fooling_vs_fit_size(model, fit, held_out, args.algo, eps, norm, sizes, max_passes=args.passes, target=args.target)
+    out = Path(args.out or run.run_dir / f"uap_{args.algo}_l{norm}_{eps:g}")
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.load:
+        save_uap(out / "uap.safetensors", v, uap_metadata(run.run_dir, args.algo, eps, norm, args.target, passes))
+    (out / "uap.json").write_text(json.dumps(report, indent=2))
+    plot = plot_uap(v, held_out, model, history, out / "uap.png", names)
+    what = f"predicted as class {args.target}" if args.target is not None else "prediction changed"
+    print(f"eps {eps:g} on {INPUT_SCALE} (= {eps * 255:.1f} of 255), l{norm}; ||v|| = {report['norm_of_v']:.4f}; {passes} passes")
+    print(f"fooling rate ({what}): fitting images {report['fooling_rate_fit']:.1f} %, held-out {report['fooling_rate_held_out']:.1f} %; random noise of the same norm {report['noise_fooling_rate_held_out']:.1f} %")
+    print(f"accuracy: clean {report['clean_accuracy']:.1f} %, perturbed {report['perturbed_accuracy']:.1f} %")
+    print("changed predictions went to: " + ", ".join(f"{names[c] if names else c}: {n}" for c, n in enumerate(report["pushed_to"]) if n))
+    if "fooling_vs_fit_images" in report:
+        print("held-out fooling rate vs fitting images: " + ", ".join(f"{n}: {r:.1f} %" for n, r in report["fooling_vs_fit_images"].items()))
+    print(f"wrote {out}/uap.safetensors, uap.json, {plot.name}" if not args.load else f"wrote {out}/uap.json, {plot.name}")
+
+
+def _cmd_attack_transfer(args: argparse.Namespace) -> None:
+    from .attacks.classifier import run_classifier
+    from .attacks.report import fit_uap
+    from .attacks.uap import fooling_rate
+    from .train.runs import load_run
+
+    runs = [load_run(r) for r in args.runs]
+    models = [run_classifier(r) for r in runs]
+    data = [_attack_images(r, args.fit_images, args.held_out) for r in runs]
+    perturbations = [fit_uap(m, d[0], args.algo, args.eps, args.norm, **_uap_kwargs(args)).v for m, d in zip(models, data)]
+    names = [r.run_dir.name for r in runs]
+    matrix = {}
+    for src, v in zip(names, perturbations):
+        matrix[src] = {}
+        for dst, model, d in zip(names, models, data):
+            if tuple(v.shape) != tuple(d[1].shape[1:]):
+                raise ValueError(f"{src} and {dst} take images of different shapes; transfer needs the same input")
+            matrix[src][dst] = fooling_rate(model, d[1], v, target=args.target)
+    width = max(len(n) for n in names) + 2
+    print(f"held-out fooling rate (%) of v fitted on the row's run ({args.algo}, eps {args.eps:g} = {args.eps * 255:.1f}/255, l{args.norm})")
+    print(" " * width + "".join(n.rjust(width) for n in names))
+    for src in names:
+        print(src.ljust(width) + "".join(f"{matrix[src][dst]:.1f}".rjust(width) for dst in names))
+    out = Path(args.out or "uap_transfer.json")
+    out.write_text(json.dumps({"eps": args.eps, "norm": args.norm, "algo": args.algo, "fooling_rate": matrix}, indent=2))
+    print(f"wrote {out}")
 
 
 STUDIES = {
@@ -271,6 +352,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--num", type=int, default=0, help="caption only the first N images (default: all)")
     c.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     c.set_defaults(func=_cmd_caption)
+    atk = sub.add_parser("attack", help="universal adversarial perturbations against a run's encoder + linear probe")
+    atk_sub = atk.add_subparsers(dest="attack", required=True)
+    for name, helptext in (("uap", "fit one perturbation v and measure it"), ("transfer", "fit on each run, fooling rate on every run")):
+        u = atk_sub.add_parser(name, help=helptext)
+        if name == "uap":
+            u.add_argument("run")
+            u.add_argument("--load", help="a saved uap.safetensors: measure it against this run instead of fitting")
+            u.add_argument("--curve", action="store_true", help="also the held-out fooling rate against the number of fitting images")
+            u.add_argument("--out", help="output folder (default: RUN/uap_<algo>_l<norm>_<eps>)")
+        else:
+            u.add_argument("runs", nargs="+")
+            u.add_argument("--out", help="the matrix as JSON (default: uap_transfer.json)")
+        u.add_argument("--eps", type=float, required=name == "transfer", help="budget on the [0, 1] pixel scale (0.1 = 25.5 / 255)")
+        u.add_argument("--norm", choices=["inf", "2"], default="inf")
+        u.add_argument("--algo", choices=["deepfool", "sgd"], default="deepfool")
+        u.add_argument("--fit-images", type=int, default=500)
+        u.add_argument("--held-out", type=int, default=1000)
+        u.add_argument("--passes", type=int, default=10, help="most passes over the fitting images")
+        u.add_argument("--target", type=int, help="targeted: push predictions to this class")
+        u.set_defaults(func=_cmd_attack_uap if name == "uap" else _cmd_attack_transfer)
     f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
     f.add_argument("--config", help="YAML preset (see configs/)")
     f.add_argument("overrides", nargs="*", help="section.key=value")

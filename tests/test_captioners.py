@@ -148,3 +148,4 @@ def test_caption_accuracy_reads_shape_colour_and_size_words():
     assert acc["caption_colour_acc"] == pytest.approx(200 / 3)  # the third names the wrong colour
     assert acc["caption_size_acc"] == pytest.approx(200 / 3)  # the second names no size
     assert acc["caption_all_acc"] == pytest.approx(100 / 3)
+    assert acc["caption_size_stated"] == pytest.approx(200 / 3) and acc["caption_colour_stated"] == 100.0

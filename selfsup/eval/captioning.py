@@ -32,12 +32,14 @@ def generate_captions(
 
 def caption_accuracy(captions: list[str], attributes: Tensor) -> dict[str, float]:
     """Per attribute: % of captions that name the true value (a caption naming none, or
-    another, counts as wrong); ``all``: % naming all three correctly."""
+    another, counts as wrong) and % that name any value (``_stated``: a template without
+    {size} names none); ``all``: % naming all three correctly."""
     words = [set(re.findall(r"[a-z]+", c.lower())) for c in captions]
-    correct = {}
+    correct, out = {}, {}
     for column, (name, values) in enumerate(ATTRIBUTES.items()):
         truth = attributes[:, column].tolist()
         correct[name] = [values[t] in w and not (w & set(values)) - {values[t]} for w, t in zip(words, truth)]
-    out = {f"caption_{name}_acc": 100.0 * sum(hits) / len(hits) for name, hits in correct.items()}
+        out[f"caption_{name}_acc"] = 100.0 * sum(correct[name]) / len(captions)
+        out[f"caption_{name}_stated"] = 100.0 * sum(bool(w & set(values)) for w in words) / len(captions)
     out["caption_all_acc"] = 100.0 * sum(all(h) for h in zip(*correct.values())) / len(captions)
     return out

@@ -1,0 +1,115 @@
+"""Universal adversarial perturbations: projections, the DeepFool step, fitting, saving, the CLI."""
+
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from selfsup.attacks import deepfool, deepfool_uap, fooling_rate, project, random_perturbation, sgd_uap
+from selfsup.attacks.report import load_uap, save_uap
+from selfsup.cli import main
+from selfsup.config import DataConfig
+from selfsup.data import build_dataset
+
+
+def test_projection_onto_l2_and_linf_balls():
+    v = torch.tensor([[3.0, -4.0], [0.5, 0.0]])
+    assert torch.equal(project(v, 1.0, "inf"), torch.tensor([[1.0, -1.0], [0.5, 0.0]]))
+    p = project(v, 2.0, "2")
+    assert p.norm().item() == pytest.approx(2.0) and torch.allclose(p / p.norm(), v / v.norm())
+    assert torch.equal(project(v * 0.01, 2.0, "2"), v * 0.01)  # inside the ball: unchanged
+    assert random_perturbation((1, 4, 4), 0.1, "inf").abs().eq(0.1).all()
+    assert random_perturbation((1, 4, 4), 0.5, "2").norm().item() == pytest.approx(0.5)
+
+
+def test_deepfool_step_on_a_linear_classifier_is_the_analytic_minimal_step():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 3))
+    x = torch.randn(5, 1, 2, 3)
+    r = deepfool(model, x, candidates=2, overshoot=0.0)
+    w, b = model[1].weight, model[1].bias
+    with torch.no_grad():
+        f = x.flatten(1) @ w.T + b  # (5, 3)
+        orig = f.argmax(1)
+        for i in range(5):
+            # The nearest boundary among the other classes and the exact step onto it.
+            dist = [((f[i, k] - f[i, orig[i]]).abs() / (w[k] - w[orig[i]]).norm(), k) for k in range(3) if k != orig[i]]
+            _, k = min(dist)
+            wk, fk = w[k] - w[orig[i]], f[i, k] - f[i, orig[i]]
+            expected = ((fk.abs() + 1e-4) / wk.norm() ** 2) * wk
+            assert torch.allclose(r[i].flatten(), expected, atol=1e-5)
+            assert model(x[i : i + 1] + r[i]).argmax().item() != orig[i]  # it crosses the boundary
+
+
+def _digits_classifier():
+    """A small MLP trained on scikit-learn's digits (8 px, [0, 1] pixels) in a second."""
+    ds = build_dataset(DataConfig(name="digits", image_size=8), train=True)
+    x, y = ds.images.float() / 255, ds.labels
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    test = build_dataset(DataConfig(name="digits", image_size=8), train=False)
+    return model.eval().requires_grad_(False), x, test.images.float() / 255
+
+
+@pytest.mark.parametrize("fit", [deepfool_uap, sgd_uap])
+@pytest.mark.parametrize("norm, eps", [("inf", 0.15), ("2", 1.5)])
+def test_uap_fools_far_more_than_noise_of_the_same_norm(fit, norm, eps):
+    model, x, held_out = _digits_classifier()
+    result = fit(model, x[:300], eps, norm, max_passes=3)
+    assert (result.v.abs().max() if norm == "inf" else result.v.norm()).item() <= eps + 1e-6
+    fooled = fooling_rate(model, held_out, result.v)
+    noise = fooling_rate(model, held_out, random_perturbation(tuple(result.v.shape), eps, norm, torch.Generator().manual_seed(0)))
+    assert fooled > 2 * noise + 15  # noise of the same norm: 2-6 %; the UAP: 31-89 %
+    assert len(result.fooling_history) == result.passes
+
+
+def test_targeted_uap_pushes_predictions_to_the_target():
+    model, x, held_out = _digits_classifier()
+    v = sgd_uap(model, x[:300], 0.2, "inf", max_passes=3, target=3).v
+    assert fooling_rate(model, held_out, v, target=3) > 50  # % of held-out images now predicted 3
+
+
+def test_bad_budget_is_a_clear_error():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        deepfool_uap(model, torch.rand(4, 1, 2, 2), 0.0)
+    with pytest.raises(ValueError, match="unknown norm 'l1'; valid norms: inf, 2"):
+        sgd_uap(model, torch.rand(4, 1, 2, 2), 0.1, "l1")
+
+
+def test_saved_perturbation_round_trips(tmp_path):
+    v = torch.randn(1, 8, 8)
+    save_uap(tmp_path / "v.safetensors", v, {"eps": 0.1, "norm": "inf", "run": "r"})
+    loaded, meta = load_uap(tmp_path / "v.safetensors")
+    assert torch.equal(loaded, v) and meta == {"eps": 0.1, "norm": "inf", "run": "r"}
+
+
+@pytest.mark.slow
+def test_attack_cli_fits_saves_reloads_and_transfers(tiny_overrides, tmp_path, capsys):
+    assert main(["train", *tiny_overrides, "train.max_steps=6"]) == 0
+    run = tmp_path / "run"
+    capsys.readouterr()
+    args = ["--eps", "0.1", "--fit-images", "48", "--held-out", "64", "--passes", "1"]
+    assert main(["attack", "uap", str(run), *args, "--curve"]) == 0
+    out = capsys.readouterr().out
+    assert "= 25.5 of 255" in out and "random noise of the same norm" in out and "vs fitting images" in out
+    folder = run / "uap_deepfool_linf_0.1"
+    report = json.loads((folder / "uap.json").read_text())
+    assert {"fooling_rate_fit", "fooling_rate_held_out", "clean_accuracy", "perturbed_accuracy", "pushed_to"} <= report.keys()
+    assert (folder / "uap.png").stat().st_size > 5000
+    assert main(["attack", "uap", str(run), "--load", str(folder / "uap.safetensors"), "--held-out", "64", "--out", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "uap.json").read_text())["fooling_rate_held_out"] == report["fooling_rate_held_out"]
+    assert main(["attack", "transfer", str(run), str(run), *args, "--algo", "sgd", "--out", str(tmp_path / "t.json")]) == 0
+    assert set(json.loads((tmp_path / "t.json").read_text())["fooling_rate"]["run"]) == {"run"}
+
+    assert main(["train", *tiny_overrides[:-1], "train.run_name=noprobe", "train.online_probe=false", "train.max_steps=2"]) == 0
+    assert main(["attack", "uap", str(tmp_path / "noprobe"), *args]) == 2
+    assert "has no linear probe" in capsys.readouterr().err
