@@ -105,7 +105,7 @@ def deepfool(model: nn.Module, x: Tensor, candidates: int = 10, overshoot: float
 
 @dataclass
 class UAPResult:
-    v: Tensor  # (C, H, W)
+    v: Tensor  # (C, H, W): the pass-end perturbation that fooled the most fitting images
     passes: int
     fooling_history: list[float] = field(default_factory=list)  # fooling rate (%) on the fitting images after each pass
 
@@ -127,7 +127,8 @@ def deepfool_uap(
 ) -> UAPResult:
     """DeepFool-UAP: pass over the fitting images (N, C, H, W) in batches; for the images ``v``
     does not yet fool, a batched DeepFool step from x + v, added to v and projected onto the
-    l_p ball. Stops when the fooling rate reaches 1 - delta or after ``max_passes``."""
+    l_p ball. Stops when the fooling rate reaches 1 - delta or after ``max_passes``; returns the
+    pass-end v that fooled the most fitting images (the rate is not monotone over passes)."""
     check_budget(eps, norm)
     model.eval()
     g = torch.Generator().manual_seed(seed)
@@ -146,9 +147,11 @@ def deepfool_uap(
                 dv = deepfool(model, xv[todo], candidates, overshoot, max_iter, target)  # (b, C, H, W)
                 v = project(v + dv.sum(dim=0), eps, norm)
         history.append(fooling_rate(model, images, v, clean, target))
+        if history[-1] > max(history[:-1], default=-1.0):
+            best = v.clone()
         if history[-1] >= 100.0 * (1 - delta):
             break
-    return UAPResult(v, len(history), history)
+    return UAPResult(best, len(history), history)
 
 
 def sgd_uap(
@@ -190,9 +193,11 @@ def sgd_uap(
             direction = grad.sign() if norm == "inf" else grad / (grad.norm() + 1e-12)
             v = project(v + step * direction, eps, norm)
         history.append(fooling_rate(model, images, v, clean, target))
+        if history[-1] > max(history[:-1], default=-1.0):
+            best = v.clone()
         if delta and history[-1] >= 100.0 * (1 - delta):
             break
-    return UAPResult(v, len(history), history)
+    return UAPResult(best, len(history), history)
 
 
 ALGORITHMS: dict[str, Callable[..., UAPResult]] = {"deepfool": deepfool_uap, "sgd": sgd_uap}
