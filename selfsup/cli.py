@@ -221,7 +221,7 @@ def _cmd_attack_uap(args: argparse.Namespace) -> None:
     if not args.load:
         save_uap(out / "uap.safetensors", v, uap_metadata(run.run_dir, args.algo, eps, norm, args.target, passes))
     (out / "uap.json").write_text(json.dumps(report, indent=2))
-    plot = plot_uap(v, held_out, model, history, out / "uap.png", names)
+    plot = plot_uap(v, held_out, model, history, report["pushed_to"], out / "uap.png", names)
     what = f"predicted as class {args.target}" if args.target is not None else "prediction changed"
     print(f"eps {eps:g} on {INPUT_SCALE} (= {eps * 255:.1f} of 255), l{norm}; ||v|| = {report['norm_of_v']:.4f}; {passes} passes")
     print(f"fooling rate ({what}): fitting images {report['fooling_rate_fit']:.1f} %, held-out {report['fooling_rate_held_out']:.1f} %; random noise of the same norm {report['noise_fooling_rate_held_out']:.1f} %")

@@ -67,9 +67,10 @@ def uap_metadata(run_dir: Path, algo: str, eps: float, norm: str, target: int | 
     return {"run": str(run_dir), "algo": algo, "eps": eps, "eps_0_255": eps * 255, "norm": norm, "input_scale": INPUT_SCALE, "target": target, "passes": passes}
 
 
-def plot_uap(v: Tensor, clean: Tensor, model: nn.Module, history: list[float], path: Path, class_names: list[str] | None = None) -> Path:
-    """The perturbation (rescaled to [0, 1]), 6 clean and perturbed images with their
-    predictions, and the fooling rate on the fitting images after each pass."""
+def plot_uap(v: Tensor, clean: Tensor, model: nn.Module, history: list[float], pushed_to: list[int], path: Path, class_names: list[str] | None = None) -> Path:
+    """The perturbation (rescaled to [0, 1]), the fooling rate on the fitting images after each
+    pass, where the changed predictions went (histogram), and 6 clean and perturbed images with
+    their predictions."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,10 +89,13 @@ def plot_uap(v: Tensor, clean: Tensor, model: nn.Module, history: list[float], p
     fig = plt.figure(figsize=(14, 6.4))
     grid = fig.add_gridspec(3, 7)
     show(fig.add_subplot(grid[0, 0]), (v - v.min()) / (v.max() - v.min() + 1e-12), "v (rescaled)")
-    curve = fig.add_subplot(grid[0, 2:])
+    curve = fig.add_subplot(grid[0, 1:4])
     curve.plot(range(1, len(history) + 1), history, marker="o")
     curve.set(xlabel="pass", ylabel="fooling rate (%)", ylim=(0, 100), title="fooling rate on the fitting images")
     curve.grid(alpha=0.3)
+    bars = fig.add_subplot(grid[0, 4:])
+    bars.bar([names[c] for c in range(len(pushed_to))], pushed_to)
+    bars.set(xlabel="predicted class under v", ylabel="images", title="where changed predictions went")
     for i in range(len(images)):
         show(fig.add_subplot(grid[1, i + 1]), images[i], f"clean: {names[p_clean[i]]}")
         show(fig.add_subplot(grid[2, i + 1]), adv[i], f"x + v: {names[p_adv[i]]}")
