@@ -39,8 +39,9 @@ def sbm(blocks: int = 4, nodes_per_block: int = 50, p_in: float = 0.1, p_out: fl
 
 def edge_list(path: str | Path, features: str | Path | None = None) -> Data:
     """A CSV of ``source,target`` node ids (0-based integers; a header row is allowed) and an
-    optional CSV of ``node,label,f1,f2,...`` rows (label -1 if unknown). Without features each
-    node gets a one-hot id. A bad row is an error naming its file and line."""
+    optional CSV of ``node,label,f1,f2,...`` rows (label -1 if unknown; it may list nodes
+    without edges). Without features each node gets a one-hot id. A bad row is an error
+    naming its file and line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no edge list at {path}")
@@ -59,10 +60,12 @@ def edge_list(path: str | Path, features: str | Path | None = None) -> Data:
     x, y = torch.eye(n), torch.full((n,), -1)
     if features is not None:
         x, y = _node_features(Path(features), n)
+        n = len(x)
     return Data(x=x, edge_index=to_undirected(edges, num_nodes=n), y=y)
 
 
-def _node_features(path: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _node_features(path: Path, n_edges: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of every node 0..max(node); ``n_edges``: the node count the edge list needs."""
     if not path.is_file():
         raise DataError(f"no node-feature file at {path}")
     rows: dict[int, tuple[int, list[float]]] = {}
@@ -74,9 +77,10 @@ def _node_features(path: Path, n: int) -> tuple[torch.Tensor, torch.Tensor]:
                 node, label, values = int(row[0]), int(row[1]), [float(v) for v in row[2:]]
             except (ValueError, IndexError) as e:
                 raise DataError(f"{path} line {line}: expected node,label,f1,f2,... numbers, got {row}") from e
-            if not 0 <= node < n:
-                raise DataError(f"{path} line {line}: node {node} is not in the edge list (ids 0..{n - 1})")
+            if node < 0:
+                raise DataError(f"{path} line {line}: negative node id {node}")
             rows[node] = (label, values)
+    n = max(n_edges, max(rows, default=-1) + 1)
     missing = sorted(set(range(n)) - set(rows))
     if missing:
         raise DataError(f"{path}: no features for nodes {missing[:10]}{' ...' if len(missing) > 10 else ''}")
