@@ -288,7 +288,8 @@ def _cmd_graph_train(args: argparse.Namespace) -> None:
     import torch
 
     from .graph import edge_list, karate, sbm
-    from .graph.evaluate import probe_accuracy, supervised_accuracy
+    from .graph.evaluate import predict_nodes, probe_accuracy, supervised_accuracy
+    from .graph.plots import plot_graph_run
     from .graph.ssl import GraphSSL, train_graph_ssl
 
     graph = {"karate": karate, "sbm": lambda: sbm(seed=args.seed)}.get(args.data, lambda: edge_list(args.data, args.features))()
@@ -310,6 +311,9 @@ def _cmd_graph_train(args: argparse.Namespace) -> None:
     print(f"node classification, {args.labels_per_class} labels per class, {args.seeds} seeded splits (test accuracy %, mean +- std):")
     for name, (mean, std) in rows.items():
         print(f"  {name:44s} {mean:5.1f} +- {std:.1f}")
+    predicted = predict_nodes(embeddings, graph.y, args.labels_per_class)
+    out = Path(args.out or f"graph_{args.method}_{Path(args.data).stem}.png")
+    print(f"plot: {plot_graph_run(graph.edge_index, embeddings, predicted, graph.y, out, f'{args.method} on {args.data}')}")
 
 
 STUDIES = {
@@ -439,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--labels-per-class", type=int, default=5)
     gt.add_argument("--seeds", type=int, default=5)
     gt.add_argument("--seed", type=int, default=0)
+    gt.add_argument("--out", help="plot file (default: graph_<method>_<data>.png)")
     gt.set_defaults(func=_cmd_graph_train)
     f = sub.add_parser("floors", help="kNN / linear accuracy of raw pixels and of the untrained backbone")
     f.add_argument("--config", help="YAML preset (see configs/)")

@@ -61,7 +61,8 @@ def test_graph_train_cli_on_an_edge_list(tmp_path, capsys):
     d = sbm(seed=2, blocks=2, nodes_per_block=20)
     (tmp_path / "e.csv").write_text("\n".join(f"{a},{b}" for a, b in d.edge_index.T.tolist()) + "\n")
     (tmp_path / "f.csv").write_text("\n".join(f"{i},{int(d.y[i])}," + ",".join(f"{v:.4f}" for v in d.x[i].tolist()) for i in range(len(d.y))) + "\n")
-    args = ["graph", "train", "--method", "bgrl", "--data", str(tmp_path / "e.csv"), "--features", str(tmp_path / "f.csv"), "--epochs", "20", "--seeds", "2"]
+    args = ["graph", "train", "--method", "bgrl", "--data", str(tmp_path / "e.csv"), "--features", str(tmp_path / "f.csv"), "--epochs", "20", "--seeds", "2", "--out", str(tmp_path / "g.png")]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "bgrl embeddings + linear probe" in out and "supervised message passing" in out and "raw features" in out
+    assert (tmp_path / "g.png").stat().st_size > 10000

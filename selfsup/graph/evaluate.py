@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..eval.linear import linear_probe_accuracy
+from ..eval.linear import linear_probe_accuracy, train_linear_probe
 from .layers import GraphEncoder
 
 
@@ -46,3 +46,11 @@ def supervised_accuracy(x: Tensor, edge_index: Tensor, y: Tensor, per_class: int
             accs.append(100.0 * (model(x, edge_index)[test].argmax(1) == y[test]).float().mean().item())
     t = torch.tensor(accs)
     return t.mean().item(), t.std().item() if seeds > 1 else 0.0
+
+
+def predict_nodes(features: Tensor, y: Tensor, per_class: int, seed: int = 0) -> Tensor:
+    """Every node's class from a linear probe trained on ``per_class`` labels per class: (N,)."""
+    train, _ = few_label_split(y, per_class, seed)
+    probe = train_linear_probe(features[train], y[train], 100, 0.1, seed=seed)
+    with torch.no_grad():
+        return probe(features).argmax(1)
