@@ -110,6 +110,30 @@ class UAPResult:
     fooling_history: list[float] = field(default_factory=list)  # fooling rate (%) on the fitting images after each pass
 
 
+def _fit(
+    model: nn.Module, images: Tensor, eps: float, norm: str, update: Callable[[Tensor, Tensor, Tensor], Tensor], max_passes: int, batch_size: int, stop_at: float | None, target: int | None, seed: int, progress: bool, name: str
+) -> UAPResult:
+    """The pass loop both algorithms share: shuffle, ``v = update(v, batch indices, clean
+    predictions)`` per batch, the fooling rate after each pass, the best pass-end v, stop
+    once the rate reaches ``stop_at`` (%)."""
+    check_budget(eps, norm)
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    clean = predict(model, images)
+    v = best = torch.zeros_like(images[0])
+    history: list[float] = []
+    for p in range(max_passes):
+        order = torch.randperm(len(images), generator=g)
+        for start in tqdm(range(0, len(images), batch_size), desc=f"{name} pass {p + 1}", disable=not progress, leave=False):
+            v = update(v, order[start : start + batch_size], clean)
+        history.append(fooling_rate(model, images, v, clean, target))
+        if history[-1] > max(history[:-1], default=-1.0):
+            best = v.clone()
+        if stop_at is not None and history[-1] >= stop_at:
+            break
+    return UAPResult(best, len(history), history)
+
+
 def deepfool_uap(
     model: nn.Module,
     images: Tensor,
@@ -129,29 +153,18 @@ def deepfool_uap(
     does not yet fool, a batched DeepFool step from x + v, added to v and projected onto the
     l_p ball. Stops when the fooling rate reaches 1 - delta or after ``max_passes``; returns the
     pass-end v that fooled the most fitting images (the rate is not monotone over passes)."""
-    check_budget(eps, norm)
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
-    clean = predict(model, images)
-    v = torch.zeros_like(images[0])
-    history: list[float] = []
-    for p in range(max_passes):
-        order = torch.randperm(len(images), generator=g)
-        for start in tqdm(range(0, len(images), batch_size), desc=f"DeepFool-UAP pass {p + 1}", disable=not progress, leave=False):
-            idx = order[start : start + batch_size]
-            xv = perturb(images[idx], v)
-            with torch.no_grad():
-                pred = model(xv).argmax(dim=1)
-            todo = (pred != target) if target is not None else (pred == clean[idx])
-            if todo.any():
-                dv = deepfool(model, xv[todo], candidates, overshoot, max_iter, target)  # (b, C, H, W)
-                v = project(v + dv.sum(dim=0), eps, norm)
-        history.append(fooling_rate(model, images, v, clean, target))
-        if history[-1] > max(history[:-1], default=-1.0):
-            best = v.clone()
-        if history[-1] >= 100.0 * (1 - delta):
-            break
-    return UAPResult(best, len(history), history)
+
+    def update(v: Tensor, idx: Tensor, clean: Tensor) -> Tensor:
+        xv = perturb(images[idx], v)
+        with torch.no_grad():
+            pred = model(xv).argmax(dim=1)
+        todo = (pred != target) if target is not None else (pred == clean[idx])
+        if not todo.any():
+            return v
+        dv = deepfool(model, xv[todo], candidates, overshoot, max_iter, target)  # (b, C, H, W)
+        return project(v + dv.sum(dim=0), eps, norm)
+
+    return _fit(model, images, eps, norm, update, max_passes, batch_size, 100.0 * (1 - delta), target, seed, progress, "DeepFool-UAP")
 
 
 def sgd_uap(
@@ -172,32 +185,20 @@ def sgd_uap(
     ``clip_loss`` per image so images already fooled stop pulling), one signed (l-inf) or
     normalised (l2) gradient step of ``step_size`` (default eps / 10) per batch, projected each
     step. Targeted: descent on the cross-entropy of ``target``."""
-    check_budget(eps, norm)
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
     step = step_size or eps / 10
-    clean = predict(model, images)
-    v = torch.zeros_like(images[0])
-    history: list[float] = []
-    for p in range(max_passes):
-        order = torch.randperm(len(images), generator=g)
-        for start in tqdm(range(0, len(images), batch_size), desc=f"SGD-UAP pass {p + 1}", disable=not progress, leave=False):
-            idx = order[start : start + batch_size]
-            vv = v.clone().requires_grad_(True)
-            logits = model(perturb(images[idx], vv))
-            if target is not None:
-                loss = -F.cross_entropy(logits, torch.full_like(clean[idx], target))
-            else:
-                loss = F.cross_entropy(logits, clean[idx], reduction="none").clamp(max=clip_loss).mean()
-            (grad,) = torch.autograd.grad(loss, vv)
-            direction = grad.sign() if norm == "inf" else grad / (grad.norm() + 1e-12)
-            v = project(v + step * direction, eps, norm)
-        history.append(fooling_rate(model, images, v, clean, target))
-        if history[-1] > max(history[:-1], default=-1.0):
-            best = v.clone()
-        if delta and history[-1] >= 100.0 * (1 - delta):
-            break
-    return UAPResult(best, len(history), history)
+
+    def update(v: Tensor, idx: Tensor, clean: Tensor) -> Tensor:
+        vv = v.clone().requires_grad_(True)
+        logits = model(perturb(images[idx], vv))
+        if target is not None:
+            loss = -F.cross_entropy(logits, torch.full_like(clean[idx], target))
+        else:
+            loss = F.cross_entropy(logits, clean[idx], reduction="none").clamp(max=clip_loss).mean()
+        (grad,) = torch.autograd.grad(loss, vv)
+        direction = grad.sign() if norm == "inf" else grad / (grad.norm() + 1e-12)
+        return project(v + step * direction, eps, norm)
+
+    return _fit(model, images, eps, norm, update, max_passes, batch_size, 100.0 * (1 - delta) if delta else None, target, seed, progress, "SGD-UAP")
 
 
 ALGORITHMS: dict[str, Callable[..., UAPResult]] = {"deepfool": deepfool_uap, "sgd": sgd_uap}

@@ -21,8 +21,6 @@ class CLIP(ImageTextMethod):
     contrastive = True
 
     def __init__(self, backbone: nn.Module, cfg: CLIPConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1, text: TextSpec | None = None) -> None:
-        if text is None:
-            raise ValueError("CLIP needs the tokenizer's TextSpec (vocabulary size and special ids)")
         super().__init__(text, total_steps, steps_per_epoch)
         self.cfg = cfg
         self.backbone = backbone

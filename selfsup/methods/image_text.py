@@ -23,7 +23,9 @@ class ImageTextMethod(Method):
     contrastive: ClassVar[bool] = False
     captioner: ClassVar[bool] = False
 
-    def __init__(self, text: TextSpec, total_steps: int, steps_per_epoch: int) -> None:
+    def __init__(self, text: TextSpec | None, total_steps: int, steps_per_epoch: int) -> None:
+        if text is None:
+            raise ValueError(f"{type(self).__name__} needs the tokenizer's TextSpec (vocabulary size and special ids)")
         super().__init__(total_steps, steps_per_epoch)
         self.spec = text
 
