@@ -34,6 +34,11 @@ def _is_digits(dataset: TensorImageDataset) -> bool:
     return dataset.class_names == [str(d) for d in range(10)]
 
 
+def has_builtin_templates(dataset: TensorImageDataset) -> bool:
+    """``shapes`` and the digit datasets caption themselves from templates; other data brings captions."""
+    return dataset.attributes is not None or _is_digits(dataset)
+
+
 def templates_for(dataset: TensorImageDataset) -> tuple[str, ...]:
     if dataset.attributes is not None:
         return SHAPES_TEMPLATES
@@ -66,7 +71,7 @@ def split_templates(dataset: TensorImageDataset, train_templates: int) -> tuple[
 def caption_table(dataset: TensorImageDataset, train_templates: int) -> list[list[str]]:
     """Each image's training captions (N lists of T): its CSV caption, or the first
     ``train_templates`` built-in templates rendered for it."""
-    if dataset.attributes is None and not _is_digits(dataset):
+    if not has_builtin_templates(dataset):
         if dataset.captions is None:
             raise DataError("this dataset has no captions: use `shapes`, `mnist`, `digits` or a CSV of image paths and captions (data.name=csv)")
         return [[c] for c in dataset.captions]

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from ..data import TensorImageDataset
-from ..data.captions import class_prompts, render_captions, split_templates
+from ..data.captions import caption_table, class_prompts, has_builtin_templates, render_captions, split_templates
 from ..text import CaptionTokenizer
 from .features import extract_features
 from .zeroshot import caption_groups, class_embeddings, retrieval_metrics, zero_shot_accuracy
@@ -36,7 +36,7 @@ def zero_shot_prompts(dataset: TensorImageDataset, train_templates: int, classes
     """Class names and their prompts. Without ``templates``: the built-in held-out templates
     (``shapes``, digits). With them: each template's ``{}`` filled with each class name
     (``classes``, default the dataset's class names)."""
-    if templates is None and classes is None and (dataset.attributes is not None or dataset.class_names == [str(d) for d in range(10)]):
+    if templates is None and classes is None and has_builtin_templates(dataset):
         return list(dataset.class_names), class_prompts(dataset, split_templates(dataset, train_templates)[1])
     templates = templates or ["a photo of a {}."]
     bad = [t for t in templates if "{}" not in t]
@@ -50,8 +50,8 @@ def zero_shot_prompts(dataset: TensorImageDataset, train_templates: int, classes
 
 def retrieval_captions(dataset: TensorImageDataset, train_templates: int) -> list[str]:
     """The caption each held-out image is retrieved with: the CSV's, or the first held-out template's."""
-    if dataset.captions is not None and dataset.attributes is None:
-        return dataset.captions
+    if not has_builtin_templates(dataset):
+        return [row[0] for row in caption_table(dataset, train_templates)]  # the CSV's captions (or a clear error)
     return render_captions(dataset, split_templates(dataset, train_templates)[1][0])
 
 
