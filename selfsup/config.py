@@ -85,6 +85,7 @@ class BYOLConfig:
     name: str = "byol"
     momentum: float = 0.99  # EMA momentum at step 0, raised to 1 by a cosine schedule
     momentum_end: float = 1.0
+    predictor: bool = True  # False: the online projection is compared with the target directly (BYOL's collapse ablation)
     # LoGo (Zhang et al., CVPR 2022) on top of BYOL: needs augment.n_local >= 2
     logo: bool = False
     repel_weight: float = 1.0  # lambda on the local-local repulsion, before the gradient clip
@@ -225,6 +226,7 @@ class TrainConfig:
     online_probe: bool = True
     eval_every: int = 5  # epochs between kNN / collapse evaluations
     ckpt_every: int = 1  # epochs between checkpoints
+    log_every: int = 10  # steps between `train` records in metrics.jsonl (mean loss over them)
     max_steps: int | None = None  # stop early (tests, smoke runs)
     progress: bool = True
 
@@ -270,6 +272,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return tuple(items) if hint is tuple else items
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+        except ValueError:
+            pass
     if annotation is Any or (isinstance(annotation, type) and isinstance(value, annotation)):
         if annotation is int and isinstance(value, bool):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")

@@ -7,6 +7,7 @@ def test_overrides_are_typed_and_switch_method():
     cfg = load_config(None, ["optim.lr=0.01", "method=byol", "method.momentum=0.9", "augment.global_scale=[0.3,1]"])
     assert cfg.optim.lr == 0.01 and isinstance(cfg.method, BYOLConfig) and cfg.method.momentum == 0.9
     assert cfg.augment.global_scale == (0.3, 1.0)
+    assert load_config(None, ["optim.lr=1e-3"]).optim.lr == 1e-3  # YAML 1.1 reads 1e-3 as a string
     assert config_from_dict(config_to_dict(cfg)) == cfg
 
 
@@ -24,6 +25,8 @@ def test_unknown_key_names_the_key_and_the_valid_ones():
 def test_bad_values_are_rejected(tmp_path):
     with pytest.raises(ConfigError, match="train.epochs: expected int"):
         load_config(None, ["train.epochs=ten"])
+    with pytest.raises(ConfigError, match="optim.lr: expected float"):
+        load_config(None, ["optim.lr=fast"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
 
