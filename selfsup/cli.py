@@ -316,30 +316,30 @@ def _cmd_graph_train(args: argparse.Namespace) -> None:
     print(f"plot: {plot_graph_run(graph.edge_index, embeddings, predicted, graph.y, out, f'{args.method} on {args.data}')}")
 
 
-STUDIES = {
-    # name -> (default preset, default epochs (None: the preset's), plot file, what it tests)
-    "dino-collapse": ("configs/dino_mnist.yaml", 6, "collapse.png", "DINO with / without centring and sharpening"),
-    "attndrop": ("configs/attndrop_shapes.yaml", None, "attndrop.png", "AttnDrop's ablations beside DINO+iBOT and MAE"),
-    "logo": ("configs/logo_mnist.yaml", None, "logo.png", "BYOL with and without LoGo"),
-}
-
-
 def _cmd_study(args: argparse.Namespace) -> None:
-    import importlib
+    from .study import load_study
+    from .study.runner import run_study
 
-    preset, epochs, plot, _ = STUDIES[args.name]
-    epochs = args.epochs or epochs
+    study = load_study(args.name)
+    epochs = args.epochs or study.epochs
     overrides = [*([f"train.epochs={epochs}"] if epochs else []), "train.progress=false", *args.overrides]
+    preset = study.gpu_preset if args.gpu else study.preset
+    if not args.config and not Path(preset).is_file():
+        preset = str(Path(__file__).resolve().parents[1] / preset)  # run from outside the checkout
     cfg = load_config(args.config or preset, overrides)
     out = Path(args.out or f"runs/study_{args.name.replace('-', '_')}")
-    if args.variants and args.name != "attndrop":
-        raise ValueError("--variants applies to the attndrop study")
-    study = importlib.import_module(f".study.{args.name.replace('-', '_')}", __package__)
-    rows = study.run_study(cfg, out, **({"variants": tuple(args.variants)} if args.variants else {}))
+    command = "selfsup " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name == "selfsup" else ""
+    rows = run_study(study, cfg, out, args.seeds, tuple(args.variants) if args.variants else None, command)
     for name in ("table.md", "claims.md"):
-        if (out / name).is_file():
-            print((out / name).read_text())
-    print(f"plot: {out / plot}; runs: {out}/<variant>/ ({len(rows)} runs)")
+        print((out / name).read_text())
+    print(f"plot: {out / study.plot_name}; runs: {out}/<variant>/ ({len(rows)} runs)")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .study.collect import write_report
+
+    path = write_report(Path(args.runs), Path(args.out) if args.out else None)
+    print(f"report: {path}")
 
 
 def _cmd_floors(args: argparse.Namespace) -> None:
@@ -381,14 +381,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--num", type=int, default=16, help="images to draw (8 per grid)")
     a.add_argument("--out", required=True)
     a.set_defaults(func=_cmd_attention)
-    s = sub.add_parser("study", help="reproduce a claim at small scale; writes a table and plots")
-    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v[3]}" for k, v in STUDIES.items()))
-    s.add_argument("--config", help="the study's preset (default: " + ", ".join(f"{k}: {v[0]}" for k, v in STUDIES.items()) + ")")
-    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, the others the preset's)")
-    s.add_argument("--variants", nargs="+", help="attndrop: run only these variants (quote names with spaces)")
+    from .study import STUDIES
+
+    s = sub.add_parser("study", help="reproduce a claim at small scale: a grid of runs, a table, claims judged by a rule, plots")
+    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
+    s.add_argument("--config", help="the study's preset (default: its CPU budget preset, see configs/)")
+    s.add_argument("--gpu", action="store_true", help="use the study's GPU preset (the papers' scale of settings)")
+    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, byol-collapse 10, the others the preset's)")
+    s.add_argument("--seeds", type=int, nargs="+", help="training seeds; each variant runs once per seed, tables show mean ± std (default: the preset's seed)")
+    s.add_argument("--variants", nargs="+", help="run only these variants (quote names with spaces)")
     s.add_argument("--out", help="study folder (default: runs/study_<name>)")
-    s.add_argument("overrides", nargs="*", help="section.key=value, applied to every setting")
+    s.add_argument("overrides", nargs="*", help="section.key=value, applied to every run")
     s.set_defaults(func=_cmd_study)
+    rp = sub.add_parser("report", help="gather every study under a folder into one Markdown report with tables, claims and plots")
+    rp.add_argument("runs", nargs="?", default="runs", help="folder holding study folders (each with study.json), default: runs")
+    rp.add_argument("--out", help="write report.md and copies of the plots here (default: RUNS/report.md, plots linked in place)")
+    rp.set_defaults(func=_cmd_report)
     z = sub.add_parser("zeroshot", help="zero-shot classification with an image-text run (clip, coca)")
     z.add_argument("run")
     z.add_argument("--data", help="a built-in dataset name or an image folder with class subfolders (default: the run's dataset)")

@@ -59,4 +59,4 @@ def test_study_rejects_unknown_variants_and_a_non_attndrop_preset(tmp_path, caps
     assert main(["study", "attndrop", "--variants", "AttnDrop++", "--out", str(tmp_path)]) == 2
     assert "unknown variant" in capsys.readouterr().err
     assert main(["study", "attndrop", "--config", "configs/dino_mnist.yaml", "--out", str(tmp_path)]) == 2
-    assert "needs an AttnDrop preset" in capsys.readouterr().err
+    assert "needs a preset with method.name=attndrop" in capsys.readouterr().err

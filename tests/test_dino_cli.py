@@ -62,7 +62,7 @@ def test_collapse_kinds():
 
 def test_collapse_study_settings(tmp_path):
     base = load_config("configs/dino_mnist.yaml")
-    cfgs = {name: setting_config(base, name, tmp_path) for name in SETTINGS}
+    cfgs = {name: setting_config(base, name) for name in SETTINGS}
     assert [c.method.centering for c in cfgs.values()] == ["center", "center", "none", "none"]
     for name, cfg in cfgs.items():
         sharpened = cfg.method.teacher_temp < cfg.method.student_temp
@@ -84,5 +84,5 @@ def test_collapse_study_writes_table_and_plot(tmp_path, capsys):
     assert (out / "collapse.png").stat().st_size > 10000
     rows = json.loads((out / "results.json").read_text())
     # Without centring, sharpening concentrates the teacher on fewer prototypes than with it.
-    by = {r["setting"]: r for r in rows}
+    by = {r["variant"]: r for r in rows}
     assert by["sharpening only"]["teacher_batch_entropy"] < by["centring + sharpening"]["teacher_batch_entropy"]

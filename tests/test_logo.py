@@ -79,4 +79,4 @@ def test_logo_study_compares_byol_with_and_without_logo(tiny_overrides, tmp_path
     epoch = [r for r in read_metrics(tmp_path / "BYOL_LoGo" / "metrics.jsonl") if r["kind"] == "epoch"][-1]
     assert 0 < epoch["repel_scale"] <= 1 and "affinity_gap" in epoch
     assert main(["study", "logo", "--config", "configs/dino_mnist.yaml", "--out", str(tmp_path / "x")]) == 2
-    assert "needs a BYOL preset" in capsys.readouterr().err
+    assert "needs a preset with method.name=byol" in capsys.readouterr().err

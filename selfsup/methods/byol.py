@@ -32,7 +32,7 @@ class BYOL(Method):
         self.cfg = cfg
         self.backbone = backbone
         self.projector = projection_head(backbone.num_features, model_cfg.proj_hidden, model_cfg.proj_dim)
-        self.predictor = prediction_head(model_cfg.proj_dim, model_cfg.pred_hidden)
+        self.predictor = prediction_head(model_cfg.proj_dim, model_cfg.pred_hidden) if cfg.predictor else nn.Identity()
         self.target_backbone = copy.deepcopy(backbone)
         self.target_projector = copy.deepcopy(self.projector)
         self.ema = EMA([(self.backbone, self.target_backbone), (self.projector, self.target_projector)])

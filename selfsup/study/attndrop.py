@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from ..config import AttnDropConfig, Config, DINOConfig, DistillConfig, MAEConfig
-from .report import MARGIN, occluded, verdict, write_study
-from .runner import evaluate_run, run_variants
+from .report import MARGIN, ROBUSTNESS_COLUMNS, claim, gain, occluded, plot_study, verdict
+from .runner import Study, evaluate_run
 
 # variant -> changes to the AttnDrop preset's method section (DINO+iBOT and MAE: see variant_config)
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -40,7 +39,7 @@ def dino_ibot_config(attndrop: AttnDropConfig) -> DINOConfig:
     return DINOConfig(**shared, ibot_weight=1.0)
 
 
-def variant_config(base: Config, variant: str, out_dir: Path) -> Config:
+def variant_config(base: Config, variant: str) -> Config:
     """The AttnDrop preset ``base`` with one part changed, or the reference method on the same
     data, backbone, optimizer and budget (MAE takes the global crops only)."""
     cfg = copy.deepcopy(base)
@@ -54,58 +53,33 @@ def variant_config(base: Config, variant: str, out_dir: Path) -> Config:
         cfg.augment.n_local = 0
     else:
         raise ValueError(f"unknown variant '{variant}'; valid: {', '.join(VARIANTS)}")
-    cfg.train.out_dir = str(out_dir)
-    cfg.train.run_name = variant.split(" (")[0].replace(" ", "_").replace("+", "_")
     return cfg
 
 
-def run_study(base: Config, out_dir: Path, variants: tuple[str, ...] = VARIANTS) -> list[dict[str, Any]]:
-    """Train and evaluate each variant (a finished variant's ``result.json`` is reused), then
-    write ``results.json``, ``table.md``, ``claims.md`` and ``attndrop.png``."""
-    if base.method.name != "attndrop":
-        raise ValueError(f"the attndrop study needs an AttnDrop preset; got method '{base.method.name}'")
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
-    out_dir = Path(out_dir)
-    configs = {v: variant_config(base, v, out_dir) for v in variants}
-    rows = run_variants(configs, evaluate_run, lambda r: f"kNN {r['knn_acc']:.1f} %, linear {r['linear_acc']:.1f} %, dense mIoU {r['dense_miou']:.1f} %")
-    write_study(out_dir, rows, base, judge_claims(rows), "attndrop.png")
-    return rows
-
-
-def judge_claims(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One line per claim the rows can test: the comparison, the numbers and the verdict."""
-    by = {r["variant"]: r for r in rows}
+def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """One line per claim the variants run can test: the comparison, the numbers and the verdict."""
     full = by.get("AttnDrop")
     if full is None:
         return []
     out = []
     if "no patch loss" in by:
         a, b = full["dense_miou"], by["no patch loss"]["dense_miou"]
-        out.append({"claim": "patch distillation improves dense features", "evidence": f"dense mIoU {a:.1f} vs {b:.1f} without L_patch", "verdict": verdict(a - b)})
+        out.append(claim("patch distillation improves dense features", f"dense mIoU {a:.1f} vs {b:.1f} without L_patch", verdict(*gain(full, by["no patch loss"], ["dense_miou"]))))
     if "no dropping (keep 1.0)" in by:
         keep = by["no dropping (keep 1.0)"]
         speed = full["images_per_s"] / keep["images_per_s"]
-        loss = max(keep["knn_acc"] - full["knn_acc"], keep["linear_acc"] - full["linear_acc"])
-        held = speed > 1.0 and loss < MARGIN
+        cost = -gain(full, keep)[0]
         out.append(
-            {
-                "claim": "dropping half the tokens trains faster at no accuracy cost",
-                "evidence": f"{speed:.2f}x images/s; kNN {full['knn_acc']:.1f} vs {keep['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {keep['linear_acc']:.1f} with every token",
-                "verdict": "held" if held else "did not hold",
-            }
+            claim(
+                "dropping half the tokens trains faster at no accuracy cost",
+                f"{speed:.2f}x images/s; kNN {full['knn_acc']:.1f} vs {keep['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {keep['linear_acc']:.1f} with every token",
+                "held" if speed > 1.0 and cost < MARGIN else "did not hold",
+            )
         )
     if "random dropping" in by:
         rnd = by["random dropping"]
-        gain = (full["knn_acc"] - rnd["knn_acc"] + full["linear_acc"] - rnd["linear_acc"]) / 2
-        out.append(
-            {
-                "claim": "the teacher's attention picks better tokens than chance",
-                "evidence": f"kNN {full['knn_acc']:.1f} vs {rnd['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {rnd['linear_acc']:.1f} with random dropping",
-                "verdict": verdict(gain),
-            }
-        )
+        evidence = f"kNN {full['knn_acc']:.1f} vs {rnd['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {rnd['linear_acc']:.1f} with random dropping"
+        out.append(claim("the teacher's attention picks better tokens than chance", evidence, verdict(*gain(full, rnd))))
     if "no reconstruction" in by:
         # Judged on random patches: with half of the object's patches blanked every variant falls to chance here.
         nr = by["no reconstruction"]
@@ -113,7 +87,23 @@ def judge_claims(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         evidence = f"linear accuracy with 50 % of the patches blanked at random {a:.1f} vs {b:.1f} without L_recon"
         if "occlusion_object" in full["robustness"]:
             evidence += f" (object patches first: {occluded(full):.1f} vs {occluded(nr):.1f})"
-        out.append({"claim": "reconstruction makes features robust to occlusion", "evidence": evidence, "verdict": verdict(a - b)})
+        path = ("robustness", "occlusion_random", "0.5", "linear")
+        out.append(claim("reconstruction makes features robust to occlusion", evidence, verdict(*gain(full, nr, [path]))))
     return out
 
 
+STUDY = Study(
+    name="attndrop",
+    title="What each part of AttnDrop buys",
+    question=__doc__.split("\n\n", 1)[1].strip(),
+    method="attndrop",
+    preset="configs/attndrop_shapes.yaml",
+    gpu_preset="configs/attndrop_folder_gpu.yaml",
+    variants=lambda base: VARIANTS,
+    configure=variant_config,
+    evaluate=evaluate_run,
+    columns=ROBUSTNESS_COLUMNS,
+    judge=judge_claims,
+    plot=plot_study,
+    plot_name="attndrop.png",
+)

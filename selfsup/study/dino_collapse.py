@@ -5,14 +5,16 @@ they balance. Runs DINO four ways on one preset and reports entropy, KL and kNN 
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import Config
 from ..train.logging import read_metrics
-from ..train.trainer import train
+from .report import claim, col
+from .runner import Study
 
 # name -> (centering, sharpen): without sharpening the teacher uses the student's temperature.
 SETTINGS: dict[str, tuple[str, bool]] = {
@@ -21,17 +23,17 @@ SETTINGS: dict[str, tuple[str, bool]] = {
     "sharpening only": ("none", True),
     "neither": ("none", False),
 }
+# setting -> the outcome the paper reports for it
+EXPECTED = {"centring + sharpening": "no collapse", "centring only": "uniform collapse", "sharpening only": "one dimension dominates"}
 
 
-def setting_config(base: Config, name: str, out_dir: Path) -> Config:
+def setting_config(base: Config, name: str) -> Config:
     centering, sharpen = SETTINGS[name]
     cfg = copy.deepcopy(base)
     cfg.method.centering = centering
     cfg.method.use_bn_in_head = False  # BatchNorm in the head centres each batch itself and would hide what is varied
     if not sharpen:
         cfg.method.teacher_temp = cfg.method.warmup_teacher_temp = cfg.method.student_temp
-    cfg.train.out_dir = str(out_dir)
-    cfg.train.run_name = name.replace(" + ", "_and_").replace(" ", "_")
     return cfg
 
 
@@ -45,58 +47,48 @@ def collapse_kind(entropy: float, batch_entropy: float, out_dim: int) -> str:
     return "no collapse"
 
 
-def run_study(base: Config, out_dir: Path) -> list[dict[str, Any]]:
-    """Train the four settings, then write ``results.json``, ``table.md`` and ``collapse.png``."""
-    if base.method.name != "dino":
-        raise ValueError(f"the dino-collapse study needs a DINO preset; got method '{base.method.name}'")
-    out_dir = Path(out_dir)
-    rows = []
-    for name in SETTINGS:
-        cfg = setting_config(base, name, out_dir)
-        summary = train(cfg)
-        epochs = [r for r in read_metrics(Path(summary["run_dir"]) / "metrics.jsonl") if r["kind"] == "epoch"]
-        last = epochs[-1]
-        rows.append(
-            {
-                "setting": name,
-                "teacher_entropy": last["teacher_entropy"],
-                "teacher_batch_entropy": last["teacher_batch_entropy"],
-                "kl": last["kl"],
-                "knn_acc": summary.get("knn_acc", float("nan")),
-                "rankme": summary["rankme"],
-                "outcome": collapse_kind(last["teacher_entropy"], last["teacher_batch_entropy"], cfg.method.out_dim),
-                "curve": [{k: r[k] for k in ("epoch", "teacher_entropy", "teacher_batch_entropy", "kl")} for r in epochs],
-            }
-        )
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "table.md").write_text(results_table(rows, base.method.out_dim))
-    plot_curves(rows, base.method.out_dim, out_dir / "collapse.png")
-    return rows
+def evaluate(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The teacher's last-epoch entropies and KL, kNN, RankMe, the outcome and the curves."""
+    out_dim = int(yaml.safe_load((run_dir / "config.yaml").read_text())["method"]["out_dim"])
+    epochs = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["kind"] == "epoch"]
+    last = epochs[-1]
+    return {
+        "teacher_entropy": last["teacher_entropy"],
+        "teacher_batch_entropy": last["teacher_batch_entropy"],
+        "kl": last["kl"],
+        "knn_acc": summary.get("knn_acc", float("nan")),
+        "rankme": summary["rankme"],
+        "outcome": collapse_kind(last["teacher_entropy"], last["teacher_batch_entropy"], out_dim),
+        "out_dim": out_dim,
+        "train_seconds": sum(r["seconds"] for r in epochs),
+        "curve": [{k: r[k] for k in ("epoch", "teacher_entropy", "teacher_batch_entropy", "kl")} for r in epochs],
+    }
 
 
-def results_table(rows: list[dict[str, Any]], out_dim: int) -> str:
-    lines = [
-        f"Teacher entropy per sample and of the batch mean (nats; uniform = log {out_dim} = {math.log(out_dim):.2f}), last epoch.",
-        "",
-        "| setting | entropy | batch entropy | KL(teacher, student) | kNN % | RankMe | outcome |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {r['setting']} | {r['teacher_entropy']:.2f} | {r['teacher_batch_entropy']:.2f} | {r['kl']:.3f} | {r['knn_acc']:.1f} | {r['rankme']:.1f} | {r['outcome']} |")
-    return "\n".join(lines) + "\n"
+def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Each setting's outcome (named by :func:`collapse_kind` on every seed) against the paper's."""
+    out = []
+    for name, expected in EXPECTED.items():
+        if name not in by:
+            continue
+        seen = by[name]["outcome"]
+        outcome = "held" if seen == expected else ("inconclusive" if expected in seen.split(" / ") else "did not hold")
+        out.append(claim(f"{name}: {expected}", f"{seen} (teacher entropy {by[name]['teacher_entropy']:.2f} of {math.log(by[name]['out_dim']):.2f} nats, batch {by[name]['teacher_batch_entropy']:.2f}, KL {by[name]['kl']:.3f})", outcome))
+    return out
 
 
-def plot_curves(rows: list[dict[str, Any]], out_dim: int, path: Path) -> Path:
+def plot_curves(by: dict[str, dict[str, Any]], path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_h, ax_kl) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for r in rows:
+    for r in by.values():
         epochs = [c["epoch"] for c in r["curve"]]
-        ax_h.plot(epochs, [c["teacher_entropy"] for c in r["curve"]], marker="o", label=r["setting"])
-        ax_kl.plot(epochs, [c["kl"] for c in r["curve"]], marker="o", label=r["setting"])
+        ax_h.plot(epochs, [c["teacher_entropy"] for c in r["curve"]], marker="o", label=r["variant"])
+        ax_kl.plot(epochs, [c["kl"] for c in r["curve"]], marker="o", label=r["variant"])
+    out_dim = next(iter(by.values()))["out_dim"]
     ax_h.axhline(math.log(out_dim), color="grey", linestyle="--", label="uniform (log K)")
     ax_h.set(xlabel="epoch", ylabel="teacher entropy (nats)", title="teacher entropy")
     ax_kl.set(xlabel="epoch", ylabel="KL (nats)", title="KL(teacher || student)", yscale="log")
@@ -105,3 +97,28 @@ def plot_curves(rows: list[dict[str, Any]], out_dim: int, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+STUDY = Study(
+    name="dino-collapse",
+    title="Why DINO does not collapse",
+    question="Caron et al. 2021 (DINO, the collapse ablation): centring alone collapses the teacher to the uniform distribution, sharpening alone to one dominant dimension; together they do not collapse.",
+    method="dino",
+    preset="configs/dino_mnist.yaml",
+    gpu_preset="configs/dino_folder_gpu.yaml",
+    variants=lambda base: tuple(SETTINGS),
+    configure=setting_config,
+    evaluate=evaluate,
+    columns=(
+        col("entropy", "teacher_entropy", fmt=".2f"),
+        col("batch entropy", "teacher_batch_entropy", fmt=".2f"),
+        col("KL(teacher, student)", "kl", fmt=".3f"),
+        col("kNN %", "knn_acc"),
+        col("RankMe", "rankme"),
+        col("outcome", "outcome"),
+    ),
+    judge=judge_claims,
+    plot=plot_curves,
+    plot_name="collapse.png",
+    epochs=6,
+)

@@ -5,49 +5,44 @@ extra local views and repulsion give better features than the same method withou
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .report import verdict, write_study
-from .runner import evaluate_run, run_variants
+from .report import ROBUSTNESS_COLUMNS, claim, gain, plot_study, verdict
+from .runner import Study, evaluate_run
 
 VARIANTS = ("BYOL", "BYOL + LoGo")
 
 
-def variant_config(base: Config, variant: str, out_dir: Path) -> Config:
+def variant_config(base: Config, variant: str) -> Config:
     """The LoGo preset, or the same BYOL without LoGo (and so without the local views it needs)."""
     cfg = copy.deepcopy(base)
     cfg.method.logo = variant == "BYOL + LoGo"
     if not cfg.method.logo:
         cfg.augment.n_local = 0
-    cfg.train.out_dir = str(out_dir)
-    cfg.train.run_name = variant.replace(" + ", "_").replace(" ", "_")
     return cfg
 
 
-def judge_claims(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    by = {r["variant"]: r for r in rows}
+def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     if set(VARIANTS) - by.keys():
         return []
     logo, byol = by["BYOL + LoGo"], by["BYOL"]
-    gain = (logo["knn_acc"] - byol["knn_acc"] + logo["linear_acc"] - byol["linear_acc"]) / 2
-    return [
-        {
-            "claim": "LoGo improves BYOL's features",
-            "evidence": f"kNN {logo['knn_acc']:.1f} vs {byol['knn_acc']:.1f}, linear {logo['linear_acc']:.1f} vs {byol['linear_acc']:.1f} without LoGo",
-            "verdict": verdict(gain),
-        }
-    ]
+    evidence = f"kNN {logo['knn_acc']:.1f} vs {byol['knn_acc']:.1f}, linear {logo['linear_acc']:.1f} vs {byol['linear_acc']:.1f} without LoGo"
+    return [claim("LoGo improves BYOL's features", evidence, verdict(*gain(logo, byol)))]
 
 
-def run_study(base: Config, out_dir: Path) -> list[dict[str, Any]]:
-    """Train both variants (finished ones are reused), then write ``results.json``, ``table.md``,
-    ``claims.md`` and ``logo.png``."""
-    if base.method.name != "byol":
-        raise ValueError(f"the logo study needs a BYOL preset; got method '{base.method.name}'")
-    out_dir = Path(out_dir)
-    configs = {v: variant_config(base, v, out_dir) for v in VARIANTS}
-    rows = run_variants(configs, evaluate_run, lambda r: f"kNN {r['knn_acc']:.1f} %, linear {r['linear_acc']:.1f} %")
-    write_study(out_dir, rows, base, judge_claims(rows), "logo.png")
-    return rows
+STUDY = Study(
+    name="logo",
+    title="LoGo on BYOL",
+    question="Zhang et al., CVPR 2022: LoGo's extra local views, pulled towards the global views and pushed apart from each other, give better features than the same method without them.",
+    method="byol",
+    preset="configs/logo_mnist.yaml",
+    gpu_preset="configs/logo_folder_gpu.yaml",
+    variants=lambda base: VARIANTS,
+    configure=variant_config,
+    evaluate=evaluate_run,
+    columns=ROBUSTNESS_COLUMNS,
+    judge=judge_claims,
+    plot=plot_study,
+    plot_name="logo.png",
+)

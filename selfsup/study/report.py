@@ -1,58 +1,202 @@
-"""Tables, verdicts and plots shared by the studies whose rows hold kNN / linear accuracy,
-occlusion curves, speed and (on data with masks) dense mIoU."""
+"""What a study writes: rows summarised over seeds (mean and spread), its table, its claims judged
+by a rule, ``study.json`` for ``selfsup report``, and the occlusion plot the accuracy studies share."""
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 
-MARGIN = 1.0  # accuracy points below which a single-seed difference is called inconclusive
+if TYPE_CHECKING:
+    from .runner import Study
+
+Row = dict[str, Any]
+Path_ = tuple[str, ...]
+MARGIN = 1.0  # accuracy points below which a difference is called inconclusive
+VERDICTS = ("held", "did not hold", "inconclusive")
 
 
-def occluded(row: dict[str, Any], probe: str = "linear", where: str = "object", fraction: str = "0.5") -> float:
+@dataclass(frozen=True)
+class Column:
+    """A table column: the values at ``paths`` in a row (nested keys), joined by ' / '."""
+
+    header: str
+    paths: tuple[Path_, ...]
+    fmt: str = ".1f"
+    optional: bool = False  # dropped when a row lacks it (e.g. dense mIoU on data without masks)
+
+
+def col(header: str, *keys: str | Path_, fmt: str = ".1f", optional: bool = False) -> Column:
+    return Column(header, tuple(k if isinstance(k, tuple) else (k,) for k in keys), fmt, optional)
+
+
+def lookup(row: Row, path: Path_) -> Any:
+    for key in path:
+        if not isinstance(row, dict) or key not in row:
+            return None
+        row = row[key]
+    return row
+
+
+def _mean(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _mean([v[k] for v in values]) for k in first if all(isinstance(v, dict) and k in v for v in values)}
+    if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in values):
+        return [_mean(list(items)) for items in zip(*values)]
+    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(isinstance(v, (int, float)) for v in values):
+        return sum(values) / len(values)
+    if isinstance(first, str):
+        return " / ".join(dict.fromkeys(values))
+    return first
+
+
+def _std(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _std([v[k] for v in values]) for k in first if all(isinstance(v, dict) and k in v for v in values)}
+    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(isinstance(v, (int, float)) for v in values):
+        if len(values) < 2:
+            return 0.0
+        m = sum(values) / len(values)
+        return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return None
+
+
+def summarise(rows: list[Row]) -> dict[str, Row]:
+    """Rows of one variant over seeds -> one row: the mean of every number (nested, and lists
+    element-wise) over the runs that did not diverge, ``std`` (the same tree of sample standard
+    deviations), ``seeds``, ``n`` (runs averaged) and ``diverged`` (runs whose loss became NaN)."""
+    out: dict[str, Row] = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        runs = [r for r in rows if r["variant"] == variant]
+        ok = [r for r in runs if not r.get("diverged")]
+        used = ok or runs
+        out[variant] = {**_mean(used), "variant": variant, "std": _std(used), "seeds": [r["seed"] for r in runs], "n": len(ok), "diverged": len(runs) - len(ok)}
+    return out
+
+
+def cell(row: Row, column: Column) -> str:
+    parts = []
+    for path in column.paths:
+        value = lookup(row, path)
+        if value is None:
+            parts.append("diverged" if row["diverged"] and not row["n"] else "-")
+        elif isinstance(value, (int, float)):
+            spread = lookup(row["std"], path) if row["n"] > 1 else None
+            parts.append(f"{value:{column.fmt}}" + (f" ± {spread:{column.fmt}}" if spread is not None else ""))
+        else:
+            parts.append(str(value))
+    return " / ".join(parts)
+
+
+def results_table(by_variant: dict[str, Row], columns: Sequence[Column], setting: str) -> str:
+    shown = [c for c in columns if not c.optional or all(lookup(r, c.paths[0]) is not None for r in by_variant.values())]
+    seeds = max(len(r["seeds"]) for r in by_variant.values())
+    lines = [setting + (f" Mean ± standard deviation over {seeds} seeds." if seeds > 1 else ""), ""]
+    lines += ["| variant | " + " | ".join(c.header for c in shown) + " |", "|---|" + "---|" * len(shown)]
+    for name, row in by_variant.items():
+        diverged = f" ({row['diverged']}/{len(row['seeds'])} diverged)" if row["diverged"] and row["n"] else ""
+        lines.append(f"| {name}{diverged} | " + " | ".join(cell(row, c) for c in shown) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def gain(a: Row, b: Row, keys: Sequence[str | Path_] = ("knn_acc", "linear_acc")) -> tuple[float, float]:
+    """How much ``a`` beats ``b``: the mean over ``keys`` (names or nested paths) of a - b, and the
+    standard error of that difference over seeds (0 with one seed)."""
+    diffs, errors = [], []
+    for key in keys:
+        path = key if isinstance(key, tuple) else (key,)
+        diffs.append(lookup(a, path) - lookup(b, path))
+        errors.append(math.sqrt(sum(lookup(r["std"], path) ** 2 / r["n"] for r in (a, b) if r["n"] > 1)))
+    return sum(diffs) / len(diffs), sum(errors) / len(errors)
+
+
+def verdict(difference: float, error: float = 0.0) -> str:
+    """held / did not hold / inconclusive for a difference in points: it must reach MARGIN and,
+    with several seeds, twice its standard error."""
+    margin = max(MARGIN, 2 * error)
+    if difference >= margin:
+        return "held"
+    if difference <= -margin:
+        return "did not hold"
+    return "inconclusive"
+
+
+def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
+    if outcome not in VERDICTS:
+        raise ValueError(f"verdict '{outcome}' is not one of {VERDICTS}")
+    return {"claim": text, "evidence": evidence, "verdict": outcome}
+
+
+def claims_table(claims: list[dict[str, str]]) -> str:
+    lines = [
+        f"A difference counts when it reaches {MARGIN:.0f} point and, over several seeds, twice its standard error; smaller ones are inconclusive.",
+        "",
+        "| claim | evidence | verdict |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {c['claim']} | {c['evidence']} | {c['verdict']} |" for c in claims]
+    return "\n".join(lines) + "\n"
+
+
+def setting_line(base: Config) -> str:
+    patch = f" (patch {base.model.patch_size})" if base.model.patch_size else ""
+    return f"{base.data.name} {base.data.image_size} px, {base.model.backbone}{patch}, {base.method.name}, {base.optim.name}, {base.train.epochs} epochs, batch {base.data.batch_size}."
+
+
+def write_study(out_dir: Path, study: Study, base: Config, rows: list[Row], claims: list[dict[str, str]], seeds: list[int], command: str = "") -> None:
+    """``results.json`` (every run), ``table.md``, ``claims.md`` and ``study.json`` (what the
+    report needs: title, question, setting, seeds, budget, plot, command)."""
+    by_variant = summarise(rows)
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+    (out_dir / "table.md").write_text(results_table(by_variant, study.columns, setting_line(base)))
+    (out_dir / "claims.md").write_text(claims_table(claims))
+    meta = {
+        "name": study.name,
+        "title": study.title,
+        "question": study.question,
+        "setting": setting_line(base),
+        "seeds": seeds,
+        "runs": len(rows),
+        "diverged": sum(bool(r.get("diverged")) for r in rows),
+        "train_minutes": sum(r.get("train_seconds", 0.0) for r in rows) / 60,
+        "plot": study.plot_name,
+        "claims": claims,
+        "command": command,
+        "written": time.strftime("%Y-%m-%d"),
+    }
+    (out_dir / "study.json").write_text(json.dumps(meta, indent=2))
+
+
+def occluded(row: Row, probe: str = "linear", where: str = "object", fraction: str = "0.5") -> float:
     """Accuracy with ``fraction`` of the patches blanked (object patches when the data has masks)."""
     curves = row["robustness"]
     return curves.get(f"occlusion_{where}", curves["occlusion_random"])[fraction][probe]
 
 
-def setting_line(base: Config) -> str:
-    patch = f" (patch {base.model.patch_size})" if base.model.patch_size else ""
-    return f"{base.data.name} {base.data.image_size} px, {base.model.backbone}{patch}, {base.train.epochs} epochs, batch {base.data.batch_size}, seed {base.train.seed}."
+def _occlusion(where: str, fraction: str = "0.5") -> tuple[Path_, Path_]:
+    return (("robustness", f"occlusion_{where}", fraction, "linear"), ("robustness", f"occlusion_{where}", fraction, "knn"))
 
 
-def results_table(rows: list[dict[str, Any]], base: Config) -> str:
-    dense = all("dense_miou" in r for r in rows)
-    objects = all("occlusion_object" in r["robustness"] for r in rows)
-    head = ["variant", "kNN %", "linear %"] + (["dense mIoU %"] if dense else [])
-    head += (["occl. 50 % object (lin / kNN)"] if objects else []) + ["occl. 50 % random (lin / kNN)", "s / epoch", "img/s"]
-    lines = [setting_line(base) + " Occlusion: accuracy with 50 % of the patches blanked.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["variant"], f"{r['knn_acc']:.1f}", f"{r['linear_acc']:.1f}"] + ([f"{r['dense_miou']:.1f}"] if dense else [])
-        cells += [f"{occluded(r):.1f} / {occluded(r, 'knn'):.1f}"] if objects else []
-        cells += [f"{occluded(r, where='random'):.1f} / {occluded(r, 'knn', 'random'):.1f}", f"{r['seconds_per_epoch']:.1f}", f"{r['images_per_s']:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+ACCURACY_COLUMNS = (col("kNN %", "knn_acc"), col("linear %", "linear_acc"))
+ROBUSTNESS_COLUMNS = (
+    *ACCURACY_COLUMNS,
+    col("dense mIoU %", "dense_miou", optional=True),
+    Column("occl. 50 % object (lin / kNN)", _occlusion("object"), optional=True),
+    Column("occl. 50 % random (lin / kNN)", _occlusion("random")),
+    col("s / epoch", "seconds_per_epoch"),
+    col("img/s", "images_per_s", fmt=".0f"),
+)
 
 
-def verdict(gain: float) -> str:
-    """held / did not hold / inconclusive for a gain in accuracy points."""
-    if gain >= MARGIN:
-        return "held"
-    if gain <= -MARGIN:
-        return "did not hold"
-    return "inconclusive"
-
-
-def claims_table(claims: list[dict[str, str]]) -> str:
-    lines = [f"Single-seed differences under {MARGIN:.0f} point are called inconclusive.", "", "| claim | evidence | verdict |", "|---|---|---|"]
-    lines += [f"| {c['claim']} | {c['evidence']} | {c['verdict']} |" for c in claims]
-    return "\n".join(lines) + "\n"
-
-
-def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
+def plot_study(by_variant: dict[str, Row], path: Path) -> Path:
     """Linear accuracy against the blanked fraction of patches per variant (random patches; and
     object patches first, when the data has masks), then kNN, linear (and dense mIoU) per variant."""
     import matplotlib
@@ -61,6 +205,7 @@ def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    rows = list(by_variant.values())
     keys = ["occlusion_random"] + (["occlusion_object"] if all("occlusion_object" in r["robustness"] for r in rows) else [])
     fig, axes = plt.subplots(1, len(keys) + 1, figsize=(6 * len(keys) + 7, 4.5), gridspec_kw={"width_ratios": [1] * len(keys) + [1.4]})
     for key, ax in zip(keys, axes):
@@ -74,7 +219,8 @@ def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     metrics = [(k, label) for k, label in (("knn_acc", "kNN"), ("linear_acc", "linear"), ("dense_miou", "dense mIoU")) if all(k in r for r in rows)]
     x, width = np.arange(len(rows)), 0.8 / len(metrics)
     for i, (k, label) in enumerate(metrics):
-        bars.bar(x + (i - (len(metrics) - 1) / 2) * width, [r[k] for r in rows], width, label=label)
+        spread = [r["std"][k] for r in rows] if any(r["n"] > 1 for r in rows) else None
+        bars.bar(x + (i - (len(metrics) - 1) / 2) * width, [r[k] for r in rows], width, yerr=spread, label=label)
     bars.set_xticks(x, [r["variant"] for r in rows], rotation=25, ha="right", fontsize=8)
     bars.set(ylabel="%", title="accuracy" + (" and dense mIoU" if len(metrics) == 3 else ""))
     bars.legend(fontsize=8)
@@ -82,11 +228,3 @@ def plot_study(rows: list[dict[str, Any]], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def write_study(out_dir: Path, rows: list[dict[str, Any]], base: Config, claims: list[dict[str, str]], plot_name: str) -> None:
-    """A study's files: ``results.json``, ``table.md``, ``claims.md`` and the plot ``plot_name``."""
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "table.md").write_text(results_table(rows, base))
-    (out_dir / "claims.md").write_text(claims_table(claims))
-    plot_study(rows, out_dir / plot_name)

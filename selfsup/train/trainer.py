@@ -239,7 +239,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             rate = seen / (time.perf_counter() - t0)
             bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.0f}")
             bar.update(1)
-            if step % 10 == 0 or step == last_step:
+            if step % cfg.train.log_every == 0 or step == last_step:
                 logger.log({"kind": "train", "step": step, "epoch": epoch + 1, "loss": loss_sum / loss_n, "lr": lr, "weight_decay": wd, "images_per_s": rate, **terms})
                 loss_sum, loss_n = 0.0, 0
         bar.close()

@@ -1,0 +1,150 @@
+"""SimCLR vs BYOL under smaller batches and weaker augmentation (Grill et al. 2020, BYOL, Fig. 3):
+BYOL, which uses no negatives, loses less accuracy than SimCLR when the batch shrinks or when
+the colour augmentations are removed. Also SimCLR's own claim (Chen et al. 2020, Fig. 9):
+SimCLR gains from larger batches, i.e. from more negatives (2(N-1) per anchor).
+
+Both methods share the preset's data, backbone, augmentations, optimizer and epochs. The batch
+runs at the preset's batch B and B/2, B/4, B/8 (epochs fixed, so smaller batches take more
+steps); the learning rate follows the optimizer's scaling rule (linear for SGD / LARS, square
+root for AdamW) and BYOL's EMA momentum the EMA scaling rule tau ** (b / B) (Busbridge et al.
+2023), so the target averages over the same number of images at every batch. "crop+flip only"
+turns off colour jitter, grayscale, blur and solarize (flipping stays as the preset has it)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import Config, SimCLRConfig
+from .report import claim, col, gain, verdict
+from .runner import Study, accuracy_row
+
+METHODS = ("SimCLR", "BYOL")
+WEAK = "crop+flip only"
+
+
+def batch_sizes(base: Config) -> tuple[int, ...]:
+    return tuple(base.data.batch_size // 2**i for i in range(4))
+
+
+def variants(base: Config) -> tuple[str, ...]:
+    return tuple(f"{m}, batch {b}" for m in METHODS for b in batch_sizes(base)) + tuple(f"{m}, {WEAK}" for m in METHODS)
+
+
+def variant_config(base: Config, variant: str) -> Config:
+    method, setting = variant.split(", ", 1)
+    cfg = copy.deepcopy(base)
+    if method == "SimCLR":
+        cfg.method = SimCLRConfig()
+    if setting == WEAK:
+        cfg.augment.jitter_prob = cfg.augment.grayscale_prob = 0.0
+        cfg.augment.blur_prob, cfg.augment.solarize_prob = [0.0], [0.0]
+        return cfg
+    b = int(setting.removeprefix("batch "))
+    ratio = b / base.data.batch_size
+    cfg.data.batch_size = b
+    cfg.optim.lr = base.optim.lr * (ratio if base.optim.name in ("sgd", "lars") else math.sqrt(ratio))
+    if method == "BYOL":
+        cfg.method.momentum = base.method.momentum**ratio
+    return cfg
+
+
+def evaluate(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy, collapse monitors and speed, with the batch and the negatives per anchor."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    batch = saved["data"]["batch_size"]
+    negatives = 2 * (batch - 1) if saved["method"]["name"] == "simclr" else 0
+    return {**accuracy_row(run_dir, summary), "batch": batch, "negatives": negatives}
+
+
+def batches_run(by: dict[str, dict[str, Any]]) -> list[int]:
+    return sorted({int(name.rsplit(" ", 1)[1]) for name in by if ", batch " in name})
+
+
+def _drop(by: dict[str, dict[str, Any]], method: str, weaker: str, stronger: str) -> tuple[float, float]:
+    return gain(by[f"{method}, {stronger}"], by[f"{method}, {weaker}"])
+
+
+def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Accuracy lost (mean of kNN and linear points) from the largest to the smallest batch run,
+    and from full augmentation to crop+flip, per method; BYOL 'degrades less' when its loss is
+    smaller than SimCLR's by the margin."""
+    batches = batches_run(by)
+    out = []
+    small, large = f"batch {batches[0]}", f"batch {batches[-1]}"
+    if len(batches) > 1 and all(f"{m}, {s}" in by for m in METHODS for s in (small, large)):
+        (ds, es), (db, eb) = _drop(by, "SimCLR", small, large), _drop(by, "BYOL", small, large)
+        out.append(
+            claim(
+                f"BYOL loses less accuracy than SimCLR when the batch shrinks ({batches[-1]} -> {batches[0]})",
+                f"SimCLR loses {ds:.1f} points, BYOL {db:.1f} (mean of kNN and linear)",
+                verdict(ds - db, math.hypot(es, eb)),
+            )
+        )
+        out.append(claim(f"SimCLR gains from a larger batch (more negatives: {2 * (batches[0] - 1)} -> {2 * (batches[-1] - 1)} per anchor)", f"{ds:+.1f} points from batch {batches[0]} to {batches[-1]}", verdict(ds, es)))
+    if all(f"{m}, {s}" in by for m in METHODS for s in (WEAK, large)):
+        (ds, es), (db, eb) = _drop(by, "SimCLR", WEAK, large), _drop(by, "BYOL", WEAK, large)
+        out.append(
+            claim(
+                "BYOL loses less accuracy than SimCLR without colour augmentations (crop+flip only)",
+                f"SimCLR loses {ds:.1f} points, BYOL {db:.1f} (mean of kNN and linear)",
+                verdict(ds - db, math.hypot(es, eb)),
+            )
+        )
+    return out
+
+
+def plot(by: dict[str, dict[str, Any]], path: Path) -> Path:
+    """kNN and linear accuracy against batch size per method (negatives per anchor under each
+    batch), and full augmentation vs crop+flip only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax_b, ax_a) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1.4, 1]})
+    spread = any(r["n"] > 1 for r in by.values())
+    for colour, method in zip(("tab:blue", "tab:orange"), METHODS):
+        rows = sorted((r for name, r in by.items() if name.startswith(f"{method}, batch") and r["n"]), key=lambda r: r["batch"])
+        for key, style in (("knn_acc", "-"), ("linear_acc", "--")):
+            ax_b.errorbar([r["batch"] for r in rows], [r[key] for r in rows], yerr=[r["std"][key] for r in rows] if spread else None, color=colour, linestyle=style, marker="o", capsize=3, label=f"{method} {'kNN' if key == 'knn_acc' else 'linear'}")
+    batches = batches_run(by)
+    ax_b.set_xscale("log", base=2)
+    ax_b.set_xticks(batches, [f"{b}\n({2 * (b - 1)} neg.)" for b in batches])
+    ax_b.set(xlabel="batch size (SimCLR negatives per anchor)", ylabel="accuracy (%)", title="accuracy vs batch size")
+    ax_b.grid(alpha=0.3)
+    ax_b.legend(fontsize=8)
+    width, x = 0.2, np.arange(len(METHODS))
+    for i, (setting, key) in enumerate((("full", "knn_acc"), ("full", "linear_acc"), (WEAK, "knn_acc"), (WEAK, "linear_acc"))):
+        names = [f"{m}, batch {batches[-1]}" if setting == "full" else f"{m}, {WEAK}" for m in METHODS]
+        rows = [by.get(n, {}) for n in names]
+        ax_a.bar(x + (i - 1.5) * width, [r.get(key, 0.0) for r in rows], width, yerr=[r["std"].get(key, 0.0) for r in rows] if spread else None, color="tab:blue" if key == "knn_acc" else "tab:orange", label=f"{setting} aug, {'kNN' if key == 'knn_acc' else 'linear'}", hatch="//" if setting == WEAK else None)
+    ax_a.set_xticks(x, METHODS)
+    ax_a.set(ylabel="accuracy (%)", title=f"full augmentation vs {WEAK} (batch {batches[-1]})")
+    ax_a.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+STUDY = Study(
+    name="simclr-vs-byol",
+    title="SimCLR vs BYOL under smaller batches and weaker augmentation",
+    question=__doc__.split("\n\n")[0].replace("\n", " "),
+    method="byol",
+    preset="configs/claims_simclr_vs_byol_mnist.yaml",
+    gpu_preset="configs/claims_simclr_vs_byol_cifar10_gpu.yaml",
+    variants=variants,
+    configure=variant_config,
+    evaluate=evaluate,
+    columns=(col("batch", "batch", fmt=".0f"), col("negatives / anchor", "negatives", fmt=".0f"), col("kNN %", "knn_acc"), col("linear %", "linear_acc"), col("RankMe", "rankme"), col("img/s", "images_per_s", fmt=".0f"), col("train s", "train_seconds", fmt=".0f")),
+    judge=judge_claims,
+    plot=plot,
+    plot_name="simclr_vs_byol.png",
+)

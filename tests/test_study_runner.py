@@ -1,0 +1,81 @@
+"""The studies' shared runner and report: a tiny real study (BYOL's collapse ablation on digits, a
+few steps a run) resumes without re-running, appends results, adds seeds, and `selfsup report`
+gathers it; a run whose loss becomes NaN is a result, not a crash."""
+
+import json
+import math
+
+from selfsup.cli import main
+from selfsup.config import load_config
+from selfsup.study import load_study
+from selfsup.study.runner import run_study
+
+from .conftest import TINY
+
+STEPS = [*TINY, "train.max_steps=3"]
+TWO_RUNS = ["--variants", "BYOL", "no predictor"]
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
+    out = tmp_path / "study_byol_collapse"
+    args = ["study", "byol-collapse", *TWO_RUNS, "--out", str(out), *STEPS]
+    assert main(args) == 0
+    assert [r["variant"] for r in _lines(out / "results.jsonl")] == ["BYOL", "no predictor"]
+    assert (out / "BYOL" / "result.json").is_file() and (out / "no_predictor" / "result.json").is_file()
+    stamp = (out / "BYOL" / "metrics.jsonl").stat().st_mtime_ns
+    assert main(args) == 0  # everything finished: nothing is trained or appended again
+    assert (out / "BYOL" / "metrics.jsonl").stat().st_mtime_ns == stamp
+    assert len(_lines(out / "results.jsonl")) == 2
+
+    assert main([*args, "--seeds", "0", "1"]) == 0  # seed 0 is reused, seed 1 trains in its own folders
+    assert [(r["variant"], r["seed"]) for r in _lines(out / "results.jsonl")][2:] == [("BYOL", 1), ("no predictor", 1)]
+    assert (out / "BYOL-seed1" / "result.json").is_file()
+    table = (out / "table.md").read_text()
+    assert "over 2 seeds" in table and table.count(" ± ") >= 6  # kNN, linear, std, RankMe for two variants
+    rows = json.loads((out / "results.json").read_text())
+    knn = [r["knn_acc"] for r in rows if r["variant"] == "BYOL"]
+    mean = f"{sum(knn) / 2:.1f} ± {math.sqrt((knn[0] - knn[1]) ** 2 / 2):.1f}"
+    assert f"| BYOL | {mean} |" in table
+    meta = json.loads((out / "study.json").read_text())
+    assert meta["seeds"] == [0, 1] and meta["runs"] == 4 and meta["claims"][0]["verdict"] in ("held", "did not hold", "inconclusive")
+    assert (out / "byol_collapse.png").stat().st_size > 10_000
+
+    capsys.readouterr()
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "docs")]) == 0
+    report = (tmp_path / "docs" / "report.md").read_text()
+    assert "## What keeps BYOL from collapsing" in report and "without the predictor BYOL collapses" in report
+    assert "| BYOL | " + mean in report and "Seeds: 0, 1" in report
+    assert "](study_byol_collapse/byol_collapse.png)" in report
+    assert (tmp_path / "docs" / "study_byol_collapse" / "byol_collapse.png").stat().st_size > 10_000
+
+
+def test_a_finished_training_without_result_is_evaluated_not_retrained(tmp_path):
+    study = load_study("byol-collapse")
+    base = load_config(None, [*STEPS, "method=byol"])
+    run_study(study, base, tmp_path, variants=("BYOL",))
+    (tmp_path / "BYOL" / "result.json").unlink()  # as if the study stopped between training and evaluation
+    stamp = (tmp_path / "BYOL" / "metrics.jsonl").stat().st_mtime_ns
+    rows = run_study(study, base, tmp_path, variants=("BYOL",))
+    assert (tmp_path / "BYOL" / "metrics.jsonl").stat().st_mtime_ns == stamp and rows[0]["knn_acc"] > 0
+
+
+def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
+    study = load_study("lars")
+    base = load_config(None, [*TINY, "method=simclr", "optim.name=lars", "optim.lr=1e30", "optim.warmup_epochs=0", "train.max_steps=4"])
+    rows = run_study(study, base, tmp_path)
+    assert [r["variant"] for r in rows] == list(study.variants(base))  # the first run's NaN did not stop the grid
+    for r in rows:
+        assert r["diverged"] and r["diverged_step"] >= 1 and len(r["loss_curve"]) == r["diverged_step"]
+        assert (tmp_path / r["variant"].split(",")[0] / "result.json").is_file() or r["variant"] == "SGD, linear LR scaling"
+    table = (tmp_path / "table.md").read_text()
+    assert "| SGD, linear LR scaling | diverged | diverged |" in table and "| LARS | diverged | diverged |" in table
+    assert json.loads((tmp_path / "study.json").read_text())["claims"][0]["verdict"] == "did not hold"  # LARS was unstable too
+
+
+def test_report_names_what_is_missing(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no study under" in capsys.readouterr().err
