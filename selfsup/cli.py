@@ -321,7 +321,7 @@ def _cmd_study(args: argparse.Namespace) -> None:
     from .study.runner import run_study
 
     study = load_study(args.name)
-    epochs = args.epochs or study.epochs
+    epochs = args.epochs or (None if args.gpu or args.config else study.epochs)  # a study's CPU budget applies to its CPU preset
     overrides = [*([f"train.epochs={epochs}"] if epochs else []), "train.progress=false", *args.overrides]
     preset = study.gpu_preset if args.gpu else study.preset
     if not args.config and not Path(preset).is_file():
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
     s.add_argument("--config", help="the study's preset (default: its CPU budget preset, see configs/)")
     s.add_argument("--gpu", action="store_true", help="use the study's GPU preset (the papers' scale of settings)")
-    s.add_argument("--epochs", type=int, help="epochs per run (default: dino-collapse 6, byol-collapse 10, the others the preset's)")
+    s.add_argument("--epochs", type=int, help="epochs per run (default: on the study's CPU preset its budget: dino-collapse 6, attndrop 5, byol-collapse 10; otherwise the preset's)")
     s.add_argument("--seeds", type=int, nargs="+", help="training seeds; each variant runs once per seed, tables show mean ± std (default: the preset's seed)")
     s.add_argument("--variants", nargs="+", help="run only these variants (quote names with spaces)")
     s.add_argument("--out", help="study folder (default: runs/study_<name>)")

@@ -49,7 +49,7 @@ def test_simclr_vs_byol_claims_follow_the_accuracy_drops():
 
     claims = judge(rows(simclr_small=70, byol_small=78, simclr_weak=60, byol_weak=75))
     assert [c["verdict"] for c in claims] == ["held", "held", "held"]
-    assert "SimCLR loses 10.0 points, BYOL 2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"]
+    assert "SimCLR -10.0 points, BYOL -2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"]
     claims = judge(rows(simclr_small=79.5, byol_small=70, simclr_weak=79.5, byol_weak=76))
     assert [c["verdict"] for c in claims] == ["did not hold", "inconclusive", "did not hold"]
 

@@ -30,6 +30,8 @@ def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
     assert main(args) == 0  # everything finished: nothing is trained or appended again
     assert (out / "BYOL" / "metrics.jsonl").stat().st_mtime_ns == stamp
     assert len(_lines(out / "results.jsonl")) == 2
+    assert main([*args, "optim.lr=0.5"]) == 2  # a finished run is never reused for another config
+    assert "trained with another config (optim.lr: 0.001 -> 0.5)" in capsys.readouterr().err
 
     assert main([*args, "--seeds", "0", "1"]) == 0  # seed 0 is reused, seed 1 trains in its own folders
     assert [(r["variant"], r["seed"]) for r in _lines(out / "results.jsonl")][2:] == [("BYOL", 1), ("no predictor", 1)]

@@ -19,6 +19,8 @@ from .base import Batch, Method
 class BYOL(Method):
     """Online backbone + projector + predictor; an EMA target (backbone + projector) with a
     cosine momentum schedule (``momentum`` -> ``momentum_end``); symmetric loss over two views.
+    ``predictor=False`` compares the online projection with the target directly, and momentum 0
+    makes the target an exact copy: the two ablations of ``selfsup study byol-collapse``.
 
     With ``logo`` (LoGo, Zhang et al., CVPR 2022) the local views (``augment.n_local >= 2``) are
     also pulled towards both global targets, and pushed apart from each other: the encoder

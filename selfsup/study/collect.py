@@ -36,7 +36,7 @@ def budget_line(meta: dict[str, Any]) -> str:
 
 def study_section(folder: Path, meta: dict[str, Any], plot_ref: str) -> str:
     table = (folder / "table.md").read_text().split("\n", 2)[2]  # the setting line is in the budget line
-    lines = [f"## {meta['title']}", "", f"*Claim under test.* {meta['question']}", "", budget_line(meta), "", table.rstrip(), ""]
+    lines = [f"## {meta['title']}", "", f"*Claim under test.* {meta['question'][:1].upper()}{meta['question'][1:]}", "", budget_line(meta), "", table.rstrip(), ""]
     if meta["claims"]:
         lines += ["| claim | evidence | verdict |", "|---|---|---|"]
         lines += [f"| {c['claim']} | {c['evidence']} | **{c['verdict']}** |" for c in meta["claims"]]

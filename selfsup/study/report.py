@@ -90,6 +90,7 @@ def cell(row: Row, column: Column) -> str:
             parts.append("diverged" if row["diverged"] and not row["n"] else "-")
         elif isinstance(value, (int, float)):
             spread = lookup(row["std"], path) if row["n"] > 1 else None
+            spread = spread or None  # the same value in every seed (a batch size) shows no ± 0
             parts.append(f"{value:{column.fmt}}" + (f" ± {spread:{column.fmt}}" if spread is not None else ""))
         else:
             parts.append(str(value))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from tqdm import tqdm
 
-from ..config import Config
+from ..config import Config, config_from_dict, config_to_dict
 from ..data import build_dataset
 from ..eval.dense import dense_probe
 from ..eval.robustness import occlusion_grid, robustness
@@ -90,6 +91,19 @@ def evaluate_run(run_dir: Path, summary: Row) -> Row:
     return row
 
 
+def check_same_config(cfg: Config, run_dir: Path) -> None:
+    """A run folder is reused only for the config it was trained with (where it lies and progress
+    bars aside; keys added since it was saved count at their defaults)."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    old, new = config_to_dict(config_from_dict(yaml.safe_load(saved.read_text()))), config_to_dict(cfg)
+    ignored = {("train", "progress"), ("train", "out_dir")}
+    changed = [f"{s}.{k}: {old[s].get(k)!r} -> {v!r}" for s in new for k, v in new[s].items() if old[s].get(k) != v and (s, k) not in ignored]
+    if changed:
+        raise ValueError(f"{run_dir} holds a run trained with another config ({'; '.join(changed)}); use another --out or remove that folder")
+
+
 def train_and_evaluate(cfg: Config, run_dir: Path, study: Study) -> Row:
     """One grid cell: evaluate a finished run, resume an interrupted one, or train a new one. A
     run whose loss became NaN/Inf is a result too: ``diverged`` with the step."""
@@ -115,12 +129,13 @@ def run_grid(study: Study, base: Config, out_dir: Path, seeds: list[int], varian
     bar = tqdm(total=pending, desc=f"study {study.name}", unit="run", disable=not pending)
     rows, spent, trained = [], 0.0, 0
     for variant, seed, run_dir in cells:
+        cfg = copy.deepcopy(study.configure(base, variant))
+        cfg.train.seed, cfg.train.out_dir, cfg.train.run_name = seed, str(run_dir.parent), run_dir.name
+        check_same_config(cfg, run_dir)
         done = run_dir / "result.json"
         if done.is_file():
             rows.append({"variant": variant, "seed": seed, **speed(run_dir), **json.loads(done.read_text())})
             continue
-        cfg = copy.deepcopy(study.configure(base, variant))
-        cfg.train.seed, cfg.train.out_dir, cfg.train.run_name = seed, str(run_dir.parent), run_dir.name
         start = time.perf_counter()
         row = {"variant": variant, "seed": seed, **train_and_evaluate(cfg, run_dir, study)}
         done.write_text(json.dumps(row, indent=2))
