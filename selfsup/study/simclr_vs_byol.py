@@ -125,8 +125,8 @@ def plot(by: dict[str, dict[str, Any]], path: Path) -> Path:
         rows = [by.get(n, {}) for n in names]
         ax_a.bar(x + (i - 1.5) * width, [r.get(key, 0.0) for r in rows], width, yerr=[r["std"].get(key, 0.0) for r in rows] if spread else None, color="tab:blue" if key == "knn_acc" else "tab:orange", label=f"{setting} aug, {'kNN' if key == 'knn_acc' else 'linear'}", hatch="//" if setting == WEAK else None)
     ax_a.set_xticks(x, METHODS)
-    ax_a.set(ylabel="accuracy (%)", title=f"full augmentation vs {WEAK} (batch {batches[-1]})")
-    ax_a.legend(fontsize=8)
+    ax_a.set(ylabel="accuracy (%)", title=f"full augmentation vs {WEAK} (batch {batches[-1]})", ylim=(0, 105))
+    ax_a.legend(fontsize=8, ncol=2, loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
