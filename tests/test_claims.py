@@ -40,8 +40,9 @@ def test_verdict_needs_the_margin_and_twice_the_standard_error():
     assert difference == 9.0 and error == pytest.approx(math.sqrt(50 / 2 + 2 / 2))
 
 
-def test_simclr_vs_byol_claims_follow_the_accuracy_drops():
-    judge = load_study("simclr-vs-byol").judge
+def test_simclr_vs_byol_claims_follow_the_accuracy_drops(tmp_path):
+    study = load_study("simclr-vs-byol")
+    judge = study.judge
 
     def rows(simclr_small, byol_small, simclr_weak, byol_weak):
         acc = {"SimCLR, batch 256": 80, "SimCLR, batch 32": simclr_small, "BYOL, batch 256": 80, "BYOL, batch 32": byol_small, "SimCLR, crop+flip only": simclr_weak, "BYOL, crop+flip only": byol_weak}
@@ -52,6 +53,7 @@ def test_simclr_vs_byol_claims_follow_the_accuracy_drops():
     assert "SimCLR -10.0 points, BYOL -2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"]
     claims = judge(rows(simclr_small=79.5, byol_small=70, simclr_weak=79.5, byol_weak=76))
     assert [c["verdict"] for c in claims] == ["did not hold", "inconclusive", "did not hold"]
+    assert study.plot(rows(70, 78, 60, 75), tmp_path / "plot.png").stat().st_size > 10_000
 
 
 def test_simclr_vs_byol_variants_scale_batch_lr_and_ema_and_strip_colour():
