@@ -78,6 +78,13 @@ def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
     assert json.loads((tmp_path / "study.json").read_text())["claims"][0]["verdict"] == "did not hold"  # LARS was unstable too
 
 
+def test_a_run_that_failed_before_training_starts_again_with_a_corrected_config(tmp_path, capsys):
+    args = ["study", "byol-collapse", "--variants", "BYOL", "--out", str(tmp_path), *STEPS]
+    assert main([*args, "data.name=folder", f"data.path={tmp_path / 'missing'}"]) == 2
+    assert "missing" in capsys.readouterr().err and (tmp_path / "BYOL" / "config.yaml").is_file()
+    assert main(args) == 0 and (tmp_path / "BYOL" / "result.json").is_file()
+
+
 def test_report_names_what_is_missing(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "no study under" in capsys.readouterr().err

@@ -95,8 +95,8 @@ def check_same_config(cfg: Config, run_dir: Path) -> None:
     """A run folder is reused only for the config it was trained with (where it lies and progress
     bars aside; keys added since it was saved count at their defaults)."""
     saved = run_dir / "config.yaml"
-    if not saved.is_file():
-        return
+    if not saved.is_file() or not any((run_dir / f).is_file() for f in ("result.json", "summary.json", CHECKPOINT)):
+        return  # nothing trained there yet: the folder is started afresh
     old, new = config_to_dict(config_from_dict(yaml.safe_load(saved.read_text()))), config_to_dict(cfg)
     ignored = {("train", "progress"), ("train", "out_dir")}
     changed = [f"{s}.{k}: {old[s].get(k)!r} -> {v!r}" for s in new for k, v in new[s].items() if old[s].get(k) != v and (s, k) not in ignored]
