@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .runner import Study
 
 Row = dict[str, Any]
-Path_ = tuple[str, ...]
+KeyPath = tuple[str, ...]
 MARGIN = 1.0  # accuracy points below which a difference is called inconclusive
 VERDICTS = ("held", "did not hold", "inconclusive")
 
@@ -27,16 +27,16 @@ class Column:
     """A table column: the values at ``paths`` in a row (nested keys), joined by ' / '."""
 
     header: str
-    paths: tuple[Path_, ...]
+    paths: tuple[KeyPath, ...]
     fmt: str = ".1f"
     optional: bool = False  # dropped when a row lacks it (e.g. dense mIoU on data without masks)
 
 
-def col(header: str, *keys: str | Path_, fmt: str = ".1f", optional: bool = False) -> Column:
+def col(header: str, *keys: str | KeyPath, fmt: str = ".1f", optional: bool = False) -> Column:
     return Column(header, tuple(k if isinstance(k, tuple) else (k,) for k in keys), fmt, optional)
 
 
-def lookup(row: Row, path: Path_) -> Any:
+def lookup(row: Row, path: KeyPath) -> Any:
     for key in path:
         if not isinstance(row, dict) or key not in row:
             return None
@@ -108,7 +108,7 @@ def results_table(by_variant: dict[str, Row], columns: Sequence[Column], setting
     return "\n".join(lines) + "\n"
 
 
-def gain(a: Row, b: Row, keys: Sequence[str | Path_] = ("knn_acc", "linear_acc")) -> tuple[float, float]:
+def gain(a: Row, b: Row, keys: Sequence[str | KeyPath] = ("knn_acc", "linear_acc")) -> tuple[float, float]:
     """How much ``a`` beats ``b``: the mean over ``keys`` (names or nested paths) of a - b, and the
     standard error of that difference over seeds (0 with one seed)."""
     diffs, errors = [], []
@@ -182,7 +182,7 @@ def occluded(row: Row, probe: str = "linear", where: str = "object", fraction: s
     return curves.get(f"occlusion_{where}", curves["occlusion_random"])[fraction][probe]
 
 
-def _occlusion(where: str, fraction: str = "0.5") -> tuple[Path_, Path_]:
+def _occlusion(where: str, fraction: str = "0.5") -> tuple[KeyPath, KeyPath]:
     return (("robustness", f"occlusion_{where}", fraction, "linear"), ("robustness", f"occlusion_{where}", fraction, "knn"))
 
 
