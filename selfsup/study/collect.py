@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import STUDIES
-from .report import MARGIN
+from .report import MARGIN, claim_lines
 
 
 def find_studies(runs: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -38,8 +38,7 @@ def study_section(folder: Path, meta: dict[str, Any], plot_ref: str) -> str:
     table = (folder / "table.md").read_text().split("\n", 2)[2]  # the setting line is in the budget line
     lines = [f"## {meta['title']}", "", f"*Claim under test.* {meta['question'][:1].upper()}{meta['question'][1:]}", "", budget_line(meta), "", table.rstrip(), ""]
     if meta["claims"]:
-        lines += ["| claim | evidence | verdict |", "|---|---|---|"]
-        lines += [f"| {c['claim']} | {c['evidence']} | **{c['verdict']}** |" for c in meta["claims"]]
+        lines += claim_lines(meta["claims"], bold=True)
         lines.append("")
     lines += [f"![{meta['title']}]({plot_ref})", ""]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ import yaml
 from ..config import Config
 from ..train.logging import read_metrics
 from .report import claim, col
-from .runner import Study
+from .runner import Study, speed
 
 # name -> (centering, sharpen): without sharpening the teacher uses the student's temperature.
 SETTINGS: dict[str, tuple[str, bool]] = {
@@ -60,7 +60,7 @@ def evaluate(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
         "rankme": summary["rankme"],
         "outcome": collapse_kind(last["teacher_entropy"], last["teacher_batch_entropy"], out_dim),
         "out_dim": out_dim,
-        "train_seconds": sum(r["seconds"] for r in epochs),
+        **speed(run_dir),
         "curve": [{k: r[k] for k in ("epoch", "teacher_entropy", "teacher_batch_entropy", "kl")} for r in epochs],
     }
 

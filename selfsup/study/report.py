@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,29 +44,30 @@ def lookup(row: Row, path: KeyPath) -> Any:
     return row
 
 
-def _mean(values: list[Any]) -> Any:
+def _reduce(values: list[Any], number: Callable[[list[float]], float]) -> Any:
+    """One tree from the same tree in each seed's row: numbers reduced by ``number`` (nested
+    dicts, and lists element-wise), strings joined when they differ, anything else the first."""
     first = values[0]
     if isinstance(first, dict):
-        return {k: _mean([v[k] for v in values]) for k in first if all(isinstance(v, dict) and k in v for v in values)}
+        return {k: _reduce([v[k] for v in values], number) for k in first if all(isinstance(v, dict) and k in v for v in values)}
     if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in values):
-        return [_mean(list(items)) for items in zip(*values)]
-    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(isinstance(v, (int, float)) for v in values):
-        return sum(values) / len(values)
+        return [_reduce(list(items), number) for items in zip(*values)]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return number(values)
     if isinstance(first, str):
         return " / ".join(dict.fromkeys(values))
     return first
 
 
-def _std(values: list[Any]) -> Any:
-    first = values[0]
-    if isinstance(first, dict):
-        return {k: _std([v[k] for v in values]) for k in first if all(isinstance(v, dict) and k in v for v in values)}
-    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(isinstance(v, (int, float)) for v in values):
-        if len(values) < 2:
-            return 0.0
-        m = sum(values) / len(values)
-        return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-    return None
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _sample_std(xs: list[float]) -> float:
+    if len(xs) < 2:
+        return 0.0
+    m = _mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
 
 
 def summarise(rows: list[Row]) -> dict[str, Row]:
@@ -78,7 +79,7 @@ def summarise(rows: list[Row]) -> dict[str, Row]:
         runs = [r for r in rows if r["variant"] == variant]
         ok = [r for r in runs if not r.get("diverged")]
         used = ok or runs
-        out[variant] = {**_mean(used), "variant": variant, "std": _std(used), "seeds": [r["seed"] for r in runs], "n": len(ok), "diverged": len(runs) - len(ok)}
+        out[variant] = {**_reduce(used, _mean), "variant": variant, "std": _reduce(used, _sample_std), "seeds": [r["seed"] for r in runs], "n": len(ok), "diverged": len(runs) - len(ok)}
     return out
 
 
@@ -140,11 +141,14 @@ def claims_table(claims: list[dict[str, str]]) -> str:
     lines = [
         f"A difference counts when it reaches {MARGIN:.0f} point and, over several seeds, twice its standard error; smaller ones are inconclusive.",
         "",
-        "| claim | evidence | verdict |",
-        "|---|---|---|",
     ]
-    lines += [f"| {c['claim']} | {c['evidence']} | {c['verdict']} |" for c in claims]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + claim_lines(claims)) + "\n"
+
+
+def claim_lines(claims: list[dict[str, str]], bold: bool = False) -> list[str]:
+    """The claims as a Markdown table (header included), verdicts in bold with ``bold``."""
+    mark = "**" if bold else ""
+    return ["| claim | evidence | verdict |", "|---|---|---|"] + [f"| {c['claim']} | {c['evidence']} | {mark}{c['verdict']}{mark} |" for c in claims]
 
 
 def setting_line(base: Config) -> str:
@@ -152,10 +156,9 @@ def setting_line(base: Config) -> str:
     return f"{base.data.name} {base.data.image_size} px, {base.model.backbone}{patch}, {base.method.name}, {base.optim.name}, {base.train.epochs} epochs, batch {base.data.batch_size}."
 
 
-def write_study(out_dir: Path, study: Study, base: Config, rows: list[Row], claims: list[dict[str, str]], seeds: list[int], command: str = "") -> None:
+def write_study(out_dir: Path, study: Study, base: Config, rows: list[Row], by_variant: dict[str, Row], claims: list[dict[str, str]], seeds: list[int], command: str = "") -> None:
     """``results.json`` (every run), ``table.md``, ``claims.md`` and ``study.json`` (what the
     report needs: title, question, setting, seeds, budget, plot, command)."""
-    by_variant = summarise(rows)
     (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
     (out_dir / "table.md").write_text(results_table(by_variant, study.columns, setting_line(base)))
     (out_dir / "claims.md").write_text(claims_table(claims))

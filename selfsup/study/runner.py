@@ -172,6 +172,6 @@ def run_study(study: Study, base: Config, out_dir: Path, seeds: list[int] | None
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = run_grid(study, base, out_dir, seeds, variants)
     by_variant = summarise(rows)
-    write_study(out_dir, study, base, rows, study.judge(by_variant), seeds, command)
+    write_study(out_dir, study, base, rows, by_variant, study.judge(by_variant), seeds, command)
     study.plot(by_variant, out_dir / study.plot_name)
     return rows
