@@ -12,6 +12,8 @@ import torch.nn as nn
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import Tensor
 
+from .conv_stem import image_channels
+
 
 def patchify(images: Tensor, patch: int) -> Tensor:
     """Images (B, C, H, W) -> patches (B, N, patch * patch * C), raster order, channels last."""
@@ -62,7 +64,7 @@ class PixelDecoder(nn.Module):
     @classmethod
     def for_vit(cls, vit: VisionTransformer, dim: int, depth: int, num_heads: int) -> PixelDecoder:
         """A decoder sized to ``vit``'s width, patch size, channels and prefix tokens."""
-        return cls(vit.embed_dim, vit.patch_embed.patch_size[0], vit.patch_embed.proj.in_channels, dim, depth, num_heads, vit.num_prefix_tokens)
+        return cls(vit.embed_dim, vit.patch_embed.patch_size[0], image_channels(vit.patch_embed), dim, depth, num_heads, vit.num_prefix_tokens)
 
     def forward(self, tokens: Tensor, keep: Tensor, grid: tuple[int, int]) -> Tensor:
         x = self.embed(tokens)  # (B, P + K, d)
