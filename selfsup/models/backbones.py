@@ -7,9 +7,8 @@ what ``selfsup export`` writes beside the weights.
 
 from __future__ import annotations
 
-from typing import Any
-
 from functools import partial
+from typing import Any
 
 import timm
 import torch.nn as nn
