@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from selfsup.augment import eval_transform
 from selfsup.config import DataConfig
 from selfsup.data import build_dataset, channel_stats
 from selfsup.models import build_backbone
@@ -36,7 +37,7 @@ def main() -> None:
     mean, std = channel_stats(train_set)
     backbone = build_backbone(args.backbone, train_set.channels, train_set.image_size)
     model = nn.Sequential(backbone, nn.Linear(backbone.num_features, int(train_set.labels.max()) + 1))
-    x = (train_set.images.float() / 255 - mean[0]) / std[0]  # (N, 1, 28, 28)
+    x = eval_transform(train_set.images, mean, std)  # (N, 1, 28, 28)
     steps_per_epoch = len(x) // BATCH
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-3, total_steps=args.epochs * steps_per_epoch)
@@ -53,8 +54,7 @@ def main() -> None:
             sched.step()
     model.eval()
     with torch.no_grad():
-        test_x = (test_set.images.float() / 255 - mean[0]) / std[0]
-        acc = (model(test_x).argmax(1) == test_set.labels).float().mean().item() * 100
+        acc = (model(eval_transform(test_set.images, mean, std)).argmax(1) == test_set.labels).float().mean().item() * 100
     print(f"{args.backbone}: supervised test accuracy {acc:.1f} % after {args.epochs} epochs ({time.perf_counter() - start:.0f} s)")
 
 
