@@ -1,5 +1,5 @@
-"""selfsup vs lightly: SimCLR, BYOL and DINO (2 global + 4 local crops) on the same timm ViT,
-data, batch, optimizer and epochs.
+"""selfsup vs lightly: SimCLR, BYOL and DINO (2 global + 4 local crops) on the same backbone
+(the method preset's), data, batch, optimizer and epochs.
 
 lightly runs as its examples do: its transforms (PIL, per image, in the DataLoader), its
 heads and losses, a plain training loop; with the faster of 0 and 2 loader workers.
@@ -132,7 +132,7 @@ def lightly_parts(method: str, backbone: nn.Module, mean: float, std: float, cfg
 def run_lightly(method: str, epochs: int, workers: int, train_set, test_set, mean, std, overrides: list[str]) -> dict:  # noqa: ANN001
     cfg = load_config(PRESETS / f"{method}_mnist.yaml", overrides)
     torch.manual_seed(0)
-    backbone = build_backbone("vit_micro", 1, 28, cfg.model.global_pool)
+    backbone = build_backbone(cfg.model.backbone, 1, 28, cfg.model.global_pool)
     model, transform, step_fn, after_backward = lightly_parts(method, backbone, mean[0], std[0], cfg)
     lr = cfg.optim.lr
     loader = DataLoader(PILDigits(train_set.images, transform), batch_size=BATCH, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0)
@@ -166,7 +166,7 @@ def bare_step(method: str, overrides: list[str], steps: int = 40) -> float:
     """Source images/s of forward + backward + update on pre-made views (no data, no augmentation)."""
     cfg = load_config(PRESETS / f"{method}_mnist.yaml", overrides)
     torch.manual_seed(0)
-    m = build_method(cfg.method, build_backbone("vit_micro", 1, 28, cfg.model.global_pool), cfg.model, total_steps=100)
+    m = build_method(cfg.method, build_backbone(cfg.model.backbone, 1, 28, cfg.model.global_pool), cfg.model, total_steps=100)
     opt = build_optimizer(cfg.optim, [m])
     local = cfg.augment.local_size or 12
     views = [torch.randn(BATCH, 1, 28, 28) for _ in range(cfg.augment.n_global)] + [torch.randn(BATCH, 1, local, local) for _ in range(cfg.augment.n_local)]
@@ -199,14 +199,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             ours = run_ours(method, args.epochs, d, args.overrides)
         bare = bare_step(method, args.overrides)
-        rows.append((method, workers, theirs, ours, bare))
+        backbone = load_config(PRESETS / f"{method}_mnist.yaml", args.overrides).model.backbone
+        rows.append((method, backbone, workers, theirs, ours, bare))
         print(f"[{method}] lightly (workers={workers}): {theirs['images_per_s']:.0f} img/s, kNN {theirs['knn_acc']:.1f} % | "
               f"selfsup: {ours['images_per_s']:.0f} img/s, kNN {ours['knn_acc']:.1f} % | bare step {bare:.0f} img/s", flush=True)
-    print(f"\nMNIST-5k, vit_micro (28 px, patch 7, dim 128, depth 4), batch {BATCH}, each method's preset optimizer, {args.epochs} epochs, fp32, {args.threads} threads")
-    print("| method | lightly img/s | selfsup img/s | ratio | bare step img/s | selfsup / bare | lightly kNN | selfsup kNN |")
-    print("|---|---|---|---|---|---|---|---|")
-    for method, workers, theirs, ours, bare in rows:
-        print(f"| {method} | {theirs['images_per_s']:.0f} ({workers} workers) | {ours['images_per_s']:.0f} | {ours['images_per_s'] / theirs['images_per_s']:.2f}x | "
+    print(f"\nMNIST-5k (28 px), each method's preset backbone and optimizer, batch {BATCH}, {args.epochs} epochs, fp32, {args.threads} threads")
+    print("| method | backbone | lightly img/s | selfsup img/s | ratio | bare step img/s | selfsup / bare | lightly kNN | selfsup kNN |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for method, backbone, workers, theirs, ours, bare in rows:
+        print(f"| {method} | `{backbone}` | {theirs['images_per_s']:.0f} ({workers} workers) | {ours['images_per_s']:.0f} | {ours['images_per_s'] / theirs['images_per_s']:.2f}x | "
               f"{bare:.0f} | {ours['images_per_s'] / bare:.2f} | {theirs['knn_acc']:.1f} % | {ours['knn_acc']:.1f} % |")
 
 
