@@ -68,6 +68,7 @@ def test_collapse_study_settings(tmp_path):
         sharpened = cfg.method.teacher_temp < cfg.method.student_temp
         assert sharpened == ("sharpening" in name)
         assert not cfg.method.use_bn_in_head  # BatchNorm would centre by itself
+        assert cfg.method.koleo_weight == 0  # KoLeo would spread the features by itself
     assert base.method.use_bn_in_head and base.method.centering == "center"  # the base is not modified
 
 

@@ -31,7 +31,9 @@ def setting_config(base: Config, name: str) -> Config:
     centering, sharpen = SETTINGS[name]
     cfg = copy.deepcopy(base)
     cfg.method.centering = centering
-    cfg.method.use_bn_in_head = False  # BatchNorm in the head centres each batch itself and would hide what is varied
+    # BatchNorm in the head centres each batch itself and KoLeo spreads the features apart: either would hide what is varied.
+    cfg.method.use_bn_in_head = False
+    cfg.method.koleo_weight = 0.0
     if not sharpen:
         cfg.method.teacher_temp = cfg.method.warmup_teacher_temp = cfg.method.student_temp
     return cfg
