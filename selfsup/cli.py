@@ -91,8 +91,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from .train.runs import load_run
 
     run = load_run(args.run)
-    path, timm_name, kwargs = export_backbone(run, args.out)
-    print(f"wrote {path}: load with timm.create_model({timm_name!r}, **{kwargs}) then load_state_dict")
+    path, rebuild = export_backbone(run, args.out)
+    print(f"wrote {path}: load with {rebuild} then load_state_dict")
 
 
 def _cmd_attention(args: argparse.Namespace) -> None:

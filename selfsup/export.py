@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from safetensors.torch import save_file
 
 from .models import backbone_spec
+from .models.backbones import CIFAR_STEM
 from .train.runs import LoadedRun
 
 
-def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str, dict[str, Any]]:
+def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str]:
     """Write the encoder's weights to ``out``; the metadata holds the timm name and kwargs,
-    the preset and the input normalisation. Returns (path, timm name, kwargs)."""
+    the preset and the input normalisation. Returns (path, the call that rebuilds the model)."""
     out = Path(out)
     meta = run.meta
     timm_name, kwargs = backbone_spec(meta.backbone, meta.in_chans, meta.image_size, meta.global_pool, meta.patch_size)
@@ -29,4 +29,6 @@ def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str, dict[st
         "step": str(run.step),
     }
     save_file(tensors, str(out), metadata=metadata)
-    return out, timm_name, kwargs
+    if meta.backbone in CIFAR_STEM or "conv_stem" in kwargs:  # timm alone cannot build these stems
+        return out, f"selfsup.models.build_backbone({meta.backbone!r}, {meta.in_chans}, {meta.image_size}, {meta.global_pool!r}, {meta.patch_size!r})"
+    return out, f"timm.create_model({timm_name!r}, **{kwargs})"

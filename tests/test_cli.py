@@ -34,6 +34,7 @@ def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
     assert emb.shape == (359, 128) and np.load(tmp_path / "emb_labels.npy").shape == (359,)
 
     assert main(["export", str(run), "--out", str(tmp_path / "b.safetensors")]) == 0
+    assert "load with timm.create_model(" in capsys.readouterr().out
     with safe_open(str(tmp_path / "b.safetensors"), "pt") as f:
         meta = f.metadata()
     model = timm.create_model(meta["timm_name"], **json.loads(meta["timm_kwargs"]))

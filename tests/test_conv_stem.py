@@ -2,7 +2,10 @@
 fields, and the pieces that read the patch embedding (decoder channels, export spec)."""
 
 import torch
+from safetensors.torch import load_file
 
+import selfsup.models
+from selfsup.cli import main
 from selfsup.models import backbone_spec, build_backbone
 from selfsup.models.conv_stem import ConvStemPatchEmbed, image_channels
 from selfsup.models.decoder import PixelDecoder
@@ -43,3 +46,15 @@ def test_decoder_and_export_spec_know_the_stem():
     rebuilt.load_state_dict(vit.state_dict())
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(rebuilt.eval()(x), vit.eval()(x))
+
+
+def test_export_names_the_builder_that_rebuilds_the_stem(tiny_overrides, tmp_path, capsys):
+    assert main(["train", *tiny_overrides, "model.backbone=vitc_micro", "train.max_steps=2"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "b.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "timm.create_model" not in out  # timm alone cannot build the stem
+    call = out.split("load with ")[1].split(" then")[0]
+    assert call.startswith("selfsup.models.build_backbone('vitc_micro'")
+    model = eval(call, {"selfsup": selfsup})
+    model.load_state_dict(load_file(str(tmp_path / "b.safetensors")))
