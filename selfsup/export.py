@@ -8,7 +8,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from .models import backbone_spec
-from .models.backbones import CIFAR_STEM
+from .models.backbones import timm_builds_alone
 from .train.runs import LoadedRun
 
 
@@ -29,6 +29,6 @@ def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str]:
         "step": str(run.step),
     }
     save_file(tensors, str(out), metadata=metadata)
-    if meta.backbone in CIFAR_STEM or "conv_stem" in kwargs:  # timm alone cannot build these stems
-        return out, f"selfsup.models.build_backbone({meta.backbone!r}, {meta.in_chans}, {meta.image_size}, {meta.global_pool!r}, {meta.patch_size!r})"
-    return out, f"timm.create_model({timm_name!r}, **{kwargs})"
+    if timm_builds_alone(meta.backbone):
+        return out, f"timm.create_model({timm_name!r}, **{kwargs})"
+    return out, f"selfsup.models.build_backbone({meta.backbone!r}, {meta.in_chans}, {meta.image_size}, {meta.global_pool!r}, {meta.patch_size!r})"

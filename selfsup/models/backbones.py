@@ -58,6 +58,12 @@ def backbone_spec(name: str, in_chans: int, img_size: int, global_pool: str | No
     return timm_name, kwargs
 
 
+def timm_builds_alone(name: str) -> bool:
+    """Whether ``timm.create_model`` with :func:`backbone_spec`'s kwargs rebuilds this backbone;
+    presets that swap a stem (CIFAR ResNets, conv-stem ViTs) need :func:`build_backbone`."""
+    return name not in CIFAR_STEM and "conv_stem" not in PRESETS.get(name, ("", {}))[1]
+
+
 def _cifar_stem(model: nn.Module) -> None:
     """Replace a timm ResNet's 7x7/2 conv + max-pool with a 3x3/1 conv (for 32 px images)."""
     conv = model.conv1
