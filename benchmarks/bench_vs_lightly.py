@@ -19,6 +19,7 @@ import copy
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -162,18 +163,23 @@ def run_ours(method: str, epochs: int, out_dir: str, overrides: list[str]) -> di
     return {"images_per_s": float(np.mean(rates[1:] if len(rates) > 1 else rates)), "knn_acc": summary["knn_acc"]}
 
 
-def bare_step(method: str, overrides: list[str], steps: int = 40) -> float:
-    """Source images/s of forward + backward + update on pre-made views (no data, no augmentation)."""
+def bare_step(method: str, overrides: list[str], steps: int = 40, prepare: Callable[[nn.Module], None] | None = None, bf16: bool = False) -> float:
+    """Source images/s of forward + backward + update on pre-made views (no data, no augmentation).
+    ``prepare`` may change the built method first (e.g. compile it); ``bf16`` runs the forward
+    under CPU bf16 autocast."""
     cfg = load_config(PRESETS / f"{method}_mnist.yaml", overrides)
     torch.manual_seed(0)
     m = build_method(cfg.method, build_backbone(cfg.model.backbone, 1, 28, cfg.model.global_pool), cfg.model, total_steps=100)
+    if prepare is not None:
+        prepare(m)
     opt = build_optimizer(cfg.optim, [m])
     local = cfg.augment.local_size or 12
     views = [torch.randn(BATCH, 1, 28, 28) for _ in range(cfg.augment.n_global)] + [torch.randn(BATCH, 1, local, local) for _ in range(cfg.augment.n_local)]
     for i in range(steps + 3):
         if i == 3:
             t0 = time.perf_counter()
-        out = m(Batch(views), i)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = m(Batch(views), i)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
