@@ -66,7 +66,7 @@ class AugmentConfig:
 @dataclass
 class ModelConfig:
     backbone: str = "vit_micro"  # a preset of selfsup.models or any timm model name
-    global_pool: str | None = None  # override the preset's pooling: "token" ([CLS]) or "avg" (ViTs)
+    global_pool: str | None = None  # override the preset's pooling: "token" ([CLS]), "avg" or "max" over patch tokens (ViTs)
     patch_size: int | None = None  # override a ViT preset's patch side (more tokens per image)
     proj_hidden: int = 512
     proj_dim: int = 128

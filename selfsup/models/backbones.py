@@ -38,7 +38,7 @@ CIFAR_STEM = ("resnet18_cifar", "resnet_micro")
 def backbone_spec(name: str, in_chans: int, img_size: int, global_pool: str | None = None, patch_size: int | None = None) -> tuple[str, dict[str, Any]]:
     """The timm model name and kwargs (``num_classes=0``: features, no classifier) for ``name``.
 
-    ``global_pool`` overrides the preset's pooling (ViTs: ``"token"`` = [CLS], ``"avg"`` = mean patch).
+    ``global_pool`` overrides the preset's pooling (ViTs: ``"token"`` = [CLS], ``"avg"`` / ``"max"`` = mean / per-channel max over patch tokens).
     ``patch_size`` overrides a ViT preset's patch side. ViTs take any image size that is a
     multiple of the patch (multi-crop's local views).
     """
