@@ -4,13 +4,11 @@ import sys
 
 import numpy as np
 import pytest
-import timm
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 from selfsup.cli import main
 
+from .conftest import rebuild_exported
 from .test_distributed import _free_port
 
 
@@ -35,11 +33,7 @@ def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
 
     assert main(["export", str(run), "--out", str(tmp_path / "b.safetensors")]) == 0
     assert "load with timm.create_model(" in capsys.readouterr().out
-    with safe_open(str(tmp_path / "b.safetensors"), "pt") as f:
-        meta = f.metadata()
-    model = timm.create_model(meta["timm_name"], **json.loads(meta["timm_kwargs"]))
-    model.load_state_dict(load_file(str(tmp_path / "b.safetensors")))
-    model.eval()
+    model, meta = rebuild_exported(tmp_path / "b.safetensors")
     mean, std = json.loads(meta["mean"]), json.loads(meta["std"])
     from selfsup.data import build_dataset
     from selfsup.config import DataConfig
