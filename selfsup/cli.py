@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .config import ConfigError, DataConfig, load_config
+from .config import ConfigError, DataConfig, apply_overrides, load_config
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -40,10 +40,16 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
     run = load_run(args.run)
     cfg, meta, encoder = run.cfg, run.meta, run.encoder()
-    train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
+    if args.overrides:  # another copy of the data, a bounded kNN bank: only data.* and eval.* keys
+        outside = [o for o in args.overrides if not o.startswith(("data.", "eval."))]
+        if outside:
+            raise ConfigError(f"eval takes data.* and eval.* overrides only, not {outside[0]}")
+        cfg = apply_overrides(cfg, args.overrides)
+    data = replace(cfg.data, stream=False) if (args.dense or args.robustness) and cfg.data.name in ("folder", "csv") else cfg.data  # these read images in memory
+    train_set, test_set = (_run_input(build_dataset(data, train=t), meta) for t in (True, False))
     result = evaluate(cfg, run.method, run.probe, train_set, test_set, meta, "cpu", linear=True, tokenizer=run.tokenizer)
     for key, value in result.items():
-        print(f"{key}: {value:.4f}")
+        print(f"{key}: {value:.2f} %" if key.endswith("_acc") else f"{key}: {value:.4f}")
     if args.dense:
         from .eval.dense import dense_probe
 
@@ -59,31 +65,78 @@ def _cmd_eval(args: argparse.Namespace) -> None:
             print(f"{kind}: " + "  ".join(f"{level}: kNN {a['knn']:.1f} / linear {a['linear']:.1f}" for level, a in levels.items()))
         print(f"plot: {plot_robustness(curves, run.run_dir / 'robustness.png', run.run_dir.name)}")
     (run.run_dir / "eval.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {run.run_dir / 'eval.json'}")
 
 
-def _dataset_for(name_or_path: str, run_data: DataConfig, split: str):
-    """A built-in dataset by name (with the run's data settings) or the user's image folder."""
+def _dataset_for(name_or_path: str, run_data: DataConfig, split: str, in_memory: bool = False):
+    """A built-in dataset by name (with the run's data settings), or the user's data: an image
+    folder, a caption CSV or WebDataset shards (a pattern naming ``.tar`` files), all of it."""
     from .data import DATASETS, build_dataset
 
     if name_or_path in DATASETS:
-        return build_dataset(replace(run_data, name=name_or_path), train=split == "train")
-    return build_dataset(replace(run_data, name="folder", path=name_or_path, test_fraction=0.0), train=True)
+        if in_memory and name_or_path == "wds":
+            raise ValueError("this command needs its images in memory: give it an image folder or a CSV, not shards")
+        stream = False if in_memory and name_or_path in ("folder", "csv") else run_data.stream
+        return build_dataset(replace(run_data, name=name_or_path, stream=stream), train=split == "train")
+    kind = "wds" if ".tar" in name_or_path else "csv" if Path(name_or_path).is_file() else "folder"
+    if in_memory and kind == "wds":
+        raise ValueError("this command needs its images in memory: give it an image folder or a CSV, not shards")
+    data = replace(run_data, name=kind, path=name_or_path, test_fraction=0.0, val_path=None, stream=False if in_memory else None)
+    return build_dataset(data, train=True)
+
+
+def _run_input(dataset, meta):  # noqa: ANN001, ANN202
+    """A streamed dataset read at the run's input size and channels (an RGB folder for a grey MNIST run)."""
+    if getattr(dataset, "streaming", False):
+        dataset.evaluate_at(meta.image_size, meta.in_chans)
+    return dataset
 
 
 def _cmd_embed(args: argparse.Namespace) -> None:
     import numpy as np
+    import torch
+    from tqdm import tqdm
 
-    from .eval import extract_features
+    from .augment import eval_transform
+    from .data import iterate_images
     from .train.runs import load_run
 
     run = load_run(args.run)
-    dataset = _dataset_for(args.data, run.cfg.data, args.split)
-    feats, labels = extract_features(run.encoder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size)
+    dataset = _run_input(_dataset_for(args.data, run.cfg.data, args.split), run.meta)
+    encoder = run.encoder().eval()
     out = Path(args.out)
-    np.save(out, feats.numpy())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    batches = iterate_images(dataset, run.cfg.eval.batch_size, run.cfg.data.num_workers)
+    feats, labels, n = None, [], 0
+    with torch.no_grad():
+        for images, y in tqdm(batches, total=-(-len(dataset) // run.cfg.eval.batch_size), desc="embed", unit="batch", leave=False):
+            f = encoder(eval_transform(images, run.meta.mean, run.meta.std)).float().numpy()
+            if feats is None:  # written chunk by chunk into the file, never all held
+                feats = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(dataset), f.shape[1]))
+            feats[n : n + len(f)] = f
+            labels.append(y.numpy())
+            n += len(f)
+    if feats is None:
+        raise ValueError(f"{args.data}: no image could be read")
+    feats.flush()
+    if n < len(feats):  # unreadable images were skipped (data.skip_bad)
+        np.save(out, np.array(feats[:n]))
     labels_path = out.with_name(out.stem + "_labels.npy")
-    np.save(labels_path, labels.numpy())
-    print(f"wrote {tuple(feats.shape)} embeddings to {out} and labels to {labels_path}")
+    np.save(labels_path, np.concatenate(labels))
+    skipped = f" ({len(dataset.skipped)} unreadable images skipped)" if dataset.skipped else ""
+    print(f"wrote {(n, feats.shape[1])} embeddings to {out} and labels to {labels_path}{skipped}")
+
+
+def _cmd_shards(args: argparse.Namespace) -> None:
+    from .data.write_shards import write_shards
+
+    report = write_shards(args.source, args.out, args.shard_size, not args.no_shuffle, args.seed, args.workers, img_key=args.csv_img_key, caption_key=args.csv_caption_key, separator=args.csv_separator)
+    for line in report.skipped[:20]:
+        print(f"skipped {line}")
+    if len(report.skipped) > 20:
+        print(f"... and {len(report.skipped) - 20} more")
+    print(f"wrote {report.samples} samples in {report.shards} shards; {len(report.skipped)} unreadable files skipped")
+    print(f"train on them with: data.name=wds data.path='{report.pattern}'")
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
@@ -100,7 +153,7 @@ def _cmd_attention(args: argparse.Namespace) -> None:
     from .train.runs import load_run
 
     run = load_run(args.run)
-    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split, in_memory=True)
     report = write_attention_report(run.encoder(), dataset, run.meta.mean, run.meta.std, Path(args.out), args.num)
     (Path(args.out) / "attention.json").write_text(json.dumps(report, indent=2))
     print("wrote " + ", ".join(report["grids"]))
@@ -126,7 +179,7 @@ def _cmd_zeroshot(args: argparse.Namespace) -> None:
     from .eval.zeroshot import zero_shot_accuracy
 
     run = _image_text_run(args.run, "contrastive")
-    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    dataset = _run_input(_dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split), run.meta)
     if (dataset.labels < 0).any():
         raise ValueError("zero-shot accuracy needs labelled images (a built-in dataset or a folder of class subfolders)")
     names, prompts = zero_shot_prompts(dataset, run.cfg.data.train_templates, args.classes, args.templates)
@@ -145,7 +198,7 @@ def _cmd_retrieve(args: argparse.Namespace) -> None:
     from .eval.zeroshot import caption_groups, retrieval_metrics
 
     run = _image_text_run(args.run, "contrastive")
-    dataset = _dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split)
+    dataset = _run_input(_dataset_for(args.data or run.cfg.data.name, run.cfg.data, args.split), run.meta)
     captions = retrieval_captions(dataset, run.cfg.data.train_templates)
     images = extract_features(run.method.image_embedder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size)[0]
     texts = embed_texts(run.method, run.tokenizer, captions)
@@ -166,7 +219,7 @@ def _cmd_caption(args: argparse.Namespace) -> None:
     from .eval.image_text_plots import plot_captions
 
     run = _image_text_run(args.run, "captioner")
-    dataset = _dataset_for(args.images, run.cfg.data, args.split)
+    dataset = _dataset_for(args.images, run.cfg.data, args.split, in_memory=True)
     dataset = dataset.subset(torch.arange(min(args.num, len(dataset)))) if args.num else dataset
     captions = generate_captions(run.method, run.tokenizer, dataset, run.meta.mean, run.meta.std, beam_size=args.beam)
     for i, caption in enumerate(captions[:16]):
@@ -184,7 +237,10 @@ def _attack_images(run, fit_images: int, held_out: int):
     from .attacks.classifier import pixels
     from .data import build_dataset
 
-    train_set, test_set = build_dataset(run.cfg.data, train=True), build_dataset(run.cfg.data, train=False)
+    if run.cfg.data.name == "wds":
+        raise ValueError("attacks read their images in memory: run them on a folder or a built-in dataset, not shards")
+    data = replace(run.cfg.data, stream=False)
+    train_set, test_set = build_dataset(data, train=True), build_dataset(data, train=False)
     return pixels(train_set.images[:fit_images]), pixels(test_set.images[:held_out]), test_set.labels[:held_out], test_set.class_names
 
 
@@ -363,13 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dense", action="store_true", help="per-patch linear segmentation probe, mIoU (ViT runs on data with masks: shapes)")
     e.add_argument("--robustness", action="store_true", help="kNN / linear accuracy with 0-75 %% of patches blanked and under noise, plus a plot")
     e.add_argument("--grid", type=int, default=8, help="occlusion grid side for non-ViT encoders (ViTs use their patch grid)")
+    e.add_argument("overrides", nargs="*", help="data.* and eval.* keys, e.g. data.path=/data/imagenet eval.max_train_images=100000")
     e.set_defaults(func=_cmd_eval)
     m = sub.add_parser("embed", help="write a run's embeddings of a dataset to a .npy file")
     m.add_argument("run")
-    m.add_argument("--data", required=True, help="a built-in dataset name or an image folder")
+    m.add_argument("--data", required=True, help="a built-in dataset name, an image folder, a caption CSV or shards ('shards/{00000..00009}.tar')")
     m.add_argument("--split", choices=["train", "test"], default="test")
     m.add_argument("--out", required=True)
     m.set_defaults(func=_cmd_embed)
+    sh = sub.add_parser("shards", help="write WebDataset tar shards from an image folder (class subfolders) or a caption CSV")
+    sh.add_argument("source", help="an image folder, or a CSV / TSV of image paths and captions (open_clip's layout)")
+    sh.add_argument("--out", required=True, help="folder for the shards, sizes.json and classes.json")
+    sh.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default: 1000)")
+    sh.add_argument("--no-shuffle", action="store_true", help="keep the listing order (default: a seeded shuffle, so that each shard mixes the classes)")
+    sh.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
+    sh.add_argument("--workers", type=int, default=1, help="processes that check each image by decoding it (default: 1)")
+    sh.add_argument("--csv-img-key", default="filepath", help="CSV: the image path column (default: filepath)")
+    sh.add_argument("--csv-caption-key", default="title", help="CSV: the caption column (default: title)")
+    sh.add_argument("--csv-separator", default="\t", help="CSV: the separator (default: tab)")
+    sh.set_defaults(func=_cmd_shards)
     x = sub.add_parser("export", help="write a run's backbone weights as safetensors")
     x.add_argument("run")
     x.add_argument("--out", required=True)

@@ -24,11 +24,14 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder | csv
-    path: str | None = None  # folder holding the files (cifar10, stl10, folder); the CSV file (csv)
-    image_size: int = 28  # digits, shapes and folder images are resized to this
+    name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder | csv | wds
+    path: str | None = None  # folder holding the files (cifar10, stl10, folder); the CSV file (csv); the shards, e.g. 'shards/{00000..00099}.tar' (wds)
+    stream: bool | None = None  # read images lazily in loader workers, crops from the original (default: folder, csv and wds stream; built-in data is held in memory)
+    val_path: str | None = None  # wds: held-out shards for evaluation (default: the last test_fraction of the shards)
+    shuffle_buffer: int = 1000  # wds: samples (still encoded) each loader worker shuffles among
+    image_size: int = 28  # digits, shapes and in-memory images are resized to this; streamed images are evaluated at this size
     num_images: int = 5000  # shapes: how many to generate (train + test)
-    test_fraction: float = 0.2  # shapes / folder: held-out fraction for evaluation
+    test_fraction: float = 0.2  # shapes / folder / csv: held-out fraction of the images (wds: of the shards) for evaluation
     skip_bad: bool = False  # skip unreadable images / bad CSV rows (counted in the log) instead of failing
     csv_img_key: str = "filepath"  # csv: open_clip's column names and separator
     csv_caption_key: str = "title"
@@ -226,6 +229,7 @@ class TrainConfig:
     online_probe: bool = True
     eval_every: int = 5  # epochs between kNN / collapse evaluations
     ckpt_every: int = 1  # epochs between checkpoints
+    ckpt_every_steps: int | None = None  # also a checkpoint every N steps within an epoch (long epochs: a kill loses at most N steps)
     log_every: int = 10  # steps between `train` records in metrics.jsonl (mean loss over them)
     max_steps: int | None = None  # stop early (tests, smoke runs)
     progress: bool = True
@@ -238,6 +242,7 @@ class EvalConfig:
     linear_epochs: int = 100
     linear_lr: float = 0.1
     batch_size: int = 512
+    max_train_images: int | None = None  # the kNN bank and the linear probe use at most this many training images (a seeded sample; None: all)
 
 
 @dataclass
@@ -347,6 +352,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if overrides:
         _fill(cfg, _nested(overrides), "")
     return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """A copy of ``cfg`` with ``key=value`` overrides applied (checked as :func:`load_config` checks them)."""
+    out = config_from_dict(config_to_dict(cfg))
+    _fill(out, _nested(overrides), "")
+    return out
 
 
 def config_from_dict(values: dict[str, Any]) -> Config:

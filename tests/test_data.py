@@ -57,8 +57,12 @@ def test_folder_labelled_unlabelled_and_bad_files(tmp_path):
     _png(flat / "a.png")
     (flat / "broken.png").write_bytes(b"\x89PNG not really")
     (flat / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match=r"not an image file .*notes\.txt"):  # found when listing, before any decode
+        folder(flat, 16)
+    (flat / "notes.txt").rename(tmp_path / "notes.txt")
     with pytest.raises(DataError, match=r"broken\.png"):
         folder(flat, 16)
+    (tmp_path / "notes.txt").rename(flat / "notes.txt")
     ds = folder(flat, 16, skip_bad=True)
     assert len(ds) == 1 and (ds.labels == -1).all()
     assert sorted(p.split("/")[-1] for p in ds.skipped) == ["broken.png", "notes.txt"]

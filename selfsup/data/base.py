@@ -1,10 +1,10 @@
-"""In-memory image datasets and the loader that feeds uint8 batches to the trainer."""
+"""In-memory image datasets: small data decoded once and held as one uint8 tensor."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
 
 class DataError(ValueError):
@@ -60,6 +60,10 @@ class TensorImageDataset(Dataset):
         return self.images.shape[1]
 
     @property
+    def num_classes(self) -> int:
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
+
+    @property
     def image_size(self) -> int:
         return self.images.shape[-1]
 
@@ -80,34 +84,3 @@ def channel_stats(dataset: TensorImageDataset) -> tuple[tuple[float, ...], tuple
     """Per-channel mean and std of the images in [0, 1] (from up to 10,000 of them)."""
     x = dataset.images[:10000].float() / 255
     return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp(min=1e-3).tolist())
-
-
-def _keep_batch(batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    return batch
-
-
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    shuffle: bool,
-    num_workers: int = 0,
-    drop_last: bool = False,
-    seed: int = 0,
-    distributed: bool = False,
-) -> DataLoader:
-    """A loader of ``(images uint8 (B, C, H, W), labels (B,))`` (and ``text`` (B, T, L) token ids
-    when the dataset has them); it only decodes and collates."""
-    sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last) if distributed else None
-    generator = torch.Generator().manual_seed(seed)
-    batched = isinstance(dataset, TensorImageDataset)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
-        sampler=sampler,
-        num_workers=num_workers,
-        drop_last=drop_last,
-        collate_fn=_keep_batch if batched else None,
-        generator=generator,
-        persistent_workers=num_workers > 0,
-    )

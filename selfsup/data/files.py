@@ -121,20 +121,37 @@ def _list_images(root: Path) -> tuple[list[Path], list[int], list[str] | None]:
     return files, [-1] * len(files), None
 
 
-def folder(path: str | None, image_size: int, skip_bad: bool = False, channels: int = 3) -> TensorImageDataset:
-    """An image folder: class subfolders give labels; a flat folder is unlabelled.
-
-    Images are decoded once, resized to ``image_size`` and held in memory as uint8.
-    """
+def list_folder(path: str | None, skip_bad: bool = False) -> tuple[list[Path], list[int], list[str] | None, list[str]]:
+    """An image folder's files, labels (class subfolders; -1 in a flat folder), class names and
+    the files left out for a suffix that is not an image's (an error without ``skip_bad``)."""
     root = _require_dir(path, "folder")
     files, labels, classes = _list_images(root)
     if not files:
         raise DataError(f"folder: no files under {root}")
-    images, kept, skipped = [], [], []
+    kept, kept_labels, skipped = [], [], []
+    for f, y in zip(files, labels):
+        if f.suffix.lower() in IMAGE_SUFFIXES:
+            kept.append(f)
+            kept_labels.append(y)
+        elif skip_bad:
+            skipped.append(str(f))
+        else:
+            raise DataError(f"not an image file (suffix {f.suffix or 'none'}): {f} (set data.skip_bad=true to skip unreadable files)")
+    if not kept:
+        raise DataError(f"folder: none of the {len(files)} files under {root} is an image")
+    return kept, kept_labels, classes, skipped
+
+
+def folder(path: str | None, image_size: int, skip_bad: bool = False, channels: int = 3) -> TensorImageDataset:
+    """An image folder held in memory: class subfolders give labels; a flat folder is unlabelled.
+
+    Images are decoded once, resized to ``image_size`` and held in memory as uint8 (``data.stream=false``;
+    :func:`selfsup.data.stream_folder` reads them lazily instead).
+    """
+    files, labels, classes, skipped = list_folder(path, skip_bad)
+    images, kept = [], []
     for f, y in zip(files, labels):
         try:
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                raise DataError(f"not an image file (suffix {f.suffix or 'none'}): {f}")
             images.append(load_image(f, image_size, channels))
             kept.append(y)
         except DataError as e:
@@ -142,7 +159,7 @@ def folder(path: str | None, image_size: int, skip_bad: bool = False, channels: 
                 raise DataError(f"{e} (set data.skip_bad=true to skip unreadable files)") from e
             skipped.append(str(f))
     if not images:
-        raise DataError(f"folder: none of the {len(files)} files under {root} could be read")
+        raise DataError(f"folder: none of the {len(files)} images under {path} could be read")
     ds = TensorImageDataset(torch.stack(images), torch.tensor(kept), class_names=classes)
     ds.skipped = skipped
     return ds

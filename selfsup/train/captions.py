@@ -4,22 +4,36 @@ the training images."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+from torch import Tensor
+
 from ..config import Config
-from ..data import TensorImageDataset
+from ..data import DataError, ShardImages
 from ..data.captions import caption_table
 from ..text import CaptionTokenizer
 from ..text.pretrained import minilm_tokenizer
-from .distributed import is_main
+from .distributed import barrier, is_main
 
 TOKENIZER = "tokenizer.json"
 
 
-def attach_captions(cfg: Config, train_set: TensorImageDataset, run_dir: Path, resume: bool) -> CaptionTokenizer:
-    """Set ``train_set.text`` (N, T, L): token ids of each image's T training captions."""
-    table = caption_table(train_set, cfg.data.train_templates)  # N lists of T captions
+TOKENIZER_CAPTIONS = 200_000  # shards: the tokenizer is trained on the first captions, up to this many
+
+
+def _encode_one(tokenizer: CaptionTokenizer, length: int, caption: str) -> Tensor:
+    return tokenizer.encode([caption], length)  # (1, L): one caption per image
+
+
+def attach_captions(cfg: Config, train_set, run_dir: Path, resume: bool) -> CaptionTokenizer:  # noqa: ANN001 - any dataset
+    """Set ``train_set.text`` (N, T, L): token ids of each image's T training captions; for shards,
+    whose captions are read with their images, the encoder the loader workers apply to each."""
+    shards = isinstance(train_set, ShardImages)
+    table = [[c] for c in train_set.read_captions(TOKENIZER_CAPTIONS)] if shards else caption_table(train_set, cfg.data.train_templates)  # N lists of T captions
     flat = [c for row in table for c in row]
+    if shards and not flat:
+        raise DataError(f"wds: the shards hold no captions (txt members) for {cfg.method.name} to train on")
     path = run_dir / TOKENIZER
     if resume and path.is_file():
         tokenizer = CaptionTokenizer.load(path)
@@ -28,11 +42,17 @@ def attach_captions(cfg: Config, train_set: TensorImageDataset, run_dir: Path, r
         if is_main():
             tokenizer.save(path)
     else:
-        tokenizer = CaptionTokenizer.train(flat, cfg.method.vocab_size)  # deterministic: every process gets the same one
+        # BPE training breaks frequency ties in hash order, so runs (and processes) can differ:
+        # the first process trains and saves the tokenizer, the others read its file.
         if is_main():
-            tokenizer.save(path)
+            CaptionTokenizer.train(flat, cfg.method.vocab_size).save(path)
+        barrier()
+        tokenizer = CaptionTokenizer.load(path)
     length = cfg.method.context_length
-    train_set.text = tokenizer.encode(flat, length).view(len(table), len(table[0]), length)
+    if shards:
+        train_set.encode_caption = partial(_encode_one, tokenizer, length)
+    else:
+        train_set.text = tokenizer.encode(flat, length).view(len(table), len(table[0]), length)
     return tokenizer
 
 

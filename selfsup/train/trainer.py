@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..augment import MultiCropAugment, pick_captions
 from ..config import Config, ConfigError, config_to_dict
-from ..data import TensorImageDataset, build_dataset, channel_stats, make_loader
+from ..data import ShardImages, StreamBatch, TensorImageDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
 from ..eval.captioning import caption_accuracy, generate_captions
 from ..eval.image_text import image_text_metrics
@@ -31,7 +31,7 @@ from ..models.tokens import is_vit
 from ..text import CaptionTokenizer, TextSpec
 from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .distributed import barrier, init_from_env, is_distributed, is_main, world_size
+from .distributed import barrier, init_from_env, is_distributed, is_main, rank, world_size
 from .logging import RunLogger, plot_run
 from .optim import build_optimizer
 from .schedules import cosine, warmup_cosine
@@ -58,11 +58,11 @@ class RunParts:
     text: dict[str, int] | None = None  # image-text runs: the tokenizer's TextSpec
 
 
-def run_parts(cfg: Config, train_set: TensorImageDataset, tokenizer: CaptionTokenizer | None = None) -> RunParts:
-    mean, std = channel_stats(train_set)
+def run_parts(cfg: Config, train_set, tokenizer: CaptionTokenizer | None = None) -> RunParts:  # noqa: ANN001 - any dataset
+    mean, std = channel_stats(train_set, cfg.data.num_workers)
     size = cfg.augment.global_size or train_set.image_size
     text = vars(tokenizer.spec(cfg.method.context_length)) if tokenizer is not None else None
-    return RunParts(cfg.model.backbone, train_set.channels, size, int(train_set.labels.max()) + 1, mean, std, cfg.model.global_pool, cfg.model.patch_size, text)
+    return RunParts(cfg.model.backbone, train_set.channels, size, train_set.num_classes, mean, std, cfg.model.global_pool, cfg.model.patch_size, text)
 
 
 def build_networks(cfg: Config, meta: RunParts, total_steps: int, steps_per_epoch: int = 1) -> tuple[Method, nn.Linear | None]:
@@ -90,13 +90,18 @@ def resolve_run_dir(cfg: Config) -> Path:
 
 
 def evaluate(
-    cfg: Config, method: Method, probe: nn.Module | None, train_set: TensorImageDataset, test_set: TensorImageDataset, meta: RunParts, device: torch.device, linear: bool, tokenizer: CaptionTokenizer | None = None
+    cfg: Config, method: Method, probe: nn.Module | None, train_set, test_set, meta: RunParts, device: torch.device, linear: bool, tokenizer: CaptionTokenizer | None = None  # noqa: ANN001 - any datasets
 ) -> dict[str, float]:
     """kNN, collapse monitors, the online probe's accuracy, (``linear``) the offline linear probe,
-    for contrastive image-text methods zero-shot and retrieval, for captioners caption accuracy (shapes)."""
+    for contrastive image-text methods zero-shot and retrieval, for captioners caption accuracy (shapes).
+
+    The kNN bank and the probe's training set are at most ``eval.max_train_images`` images;
+    streamed datasets are read in chunks, so only features are held."""
     encoder = method.encoder()
-    ftr, ytr = extract_features(encoder, train_set, meta.mean, meta.std, cfg.eval.batch_size, device)
-    fte, yte = extract_features(encoder, test_set, meta.mean, meta.std, cfg.eval.batch_size, device)
+    bank, bank_limit = limit_images(train_set, cfg.eval.max_train_images, cfg.train.seed)
+    workers = cfg.data.num_workers
+    ftr, ytr = extract_features(encoder, bank, meta.mean, meta.std, cfg.eval.batch_size, device, workers, bank_limit)
+    fte, yte = extract_features(encoder, test_set, meta.mean, meta.std, cfg.eval.batch_size, device, workers)
     out = {"embedding_std": embedding_std(fte), "rankme": rankme(fte)}
     if (ytr >= 0).all() and (yte >= 0).all():
         out["knn_acc"] = knn_accuracy(ftr, ytr, fte, yte, cfg.eval.knn_k, cfg.eval.knn_temperature)
@@ -106,7 +111,7 @@ def evaluate(
             out["online_probe_acc"] = 100.0 * (pred == yte).float().mean().item()
         if linear:
             out["linear_acc"] = linear_probe_accuracy(ftr, ytr, fte, yte, cfg.eval.linear_epochs, cfg.eval.linear_lr)
-    if isinstance(method, ImageTextMethod) and method.contrastive:
+    if isinstance(method, ImageTextMethod) and method.contrastive and not isinstance(test_set, ShardImages):  # shards' captions are not held
         out.update(image_text_metrics(method, tokenizer, test_set, cfg.data.train_templates, meta.mean, meta.std, cfg.eval.batch_size, device))
     if isinstance(method, ImageTextMethod) and method.captioner and test_set.attributes is not None:
         out.update(caption_accuracy(generate_captions(method, tokenizer, test_set, meta.mean, meta.std, device=device), test_set.attributes))
@@ -130,12 +135,13 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     barrier()
 
+    started = time.perf_counter()
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
     world = world_size()
     if cfg.data.batch_size % world:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} does not split evenly over {world} processes")
-    loader = make_loader(train_set, cfg.data.batch_size // world, True, cfg.data.num_workers, drop_last=True, seed=cfg.train.seed, distributed=is_distributed())
-    steps_per_epoch = len(loader)
+    local_batch = cfg.data.batch_size // world
+    steps_per_epoch = len(train_set) // cfg.data.batch_size if isinstance(train_set, ShardImages) else len(train_set) // world // local_batch
     if steps_per_epoch == 0:
         raise ValueError(f"data.batch_size {cfg.data.batch_size} is larger than the {len(train_set)} training images")
     total_steps = cfg.train.epochs * steps_per_epoch
@@ -145,6 +151,8 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     method.to(device)
     augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
     check_view_sizes(augment, method.encoder())
+    streamed = for_training(train_set, augment.worker_views(train_set.channels))
+    loader = make_loader(streamed, local_batch, True, cfg.data.num_workers, drop_last=True, seed=cfg.train.seed, distributed=is_distributed())
     optimizer = build_optimizer(cfg.optim, [method])
     probe_opt = None
     if probe is not None:
@@ -154,6 +162,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     logger = RunLogger(run_dir)
     if train_set.skipped:
         logger.log({"kind": "data", "step": 0, "skipped_files": len(train_set.skipped), "skipped": train_set.skipped[:100]})
+    listed_bad = len(train_set.skipped)
 
     step = 0
     if state is not None:
@@ -187,26 +196,44 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     method.train()
     while step < last_step:
         epoch = step // steps_per_epoch
-        if is_distributed():
+        skip = step - epoch * steps_per_epoch  # batches of this epoch already done before a resume
+        if streamed is not train_set:
+            # Streamed: the epoch's order is a function of (seed, epoch); a resume starts `skip` batches
+            # in without reading them, so no batch is repeated or skipped (only the workers' crop draws differ).
+            if isinstance(streamed, ShardImages):
+                streamed.set_epoch(epoch, skip, local_batch)
+            else:
+                loader.sampler.set_epoch(epoch, skip * local_batch)
+            loader.generator.manual_seed(cfg.train.seed + epoch + 1_000_003 * rank())
+        elif is_distributed():
             loader.sampler.set_epoch(epoch)
         else:
             loader.generator.manual_seed(cfg.train.seed + epoch)
-        skip = step - epoch * steps_per_epoch  # batches of this epoch already done before a resume
         bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", disable=not (cfg.train.progress and is_main()), leave=False)
         t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
         epoch_terms: dict[str, float] = {}  # sums of the method's scalar terms (collapse monitors) this epoch
-        for i, (images, labels, *text) in enumerate(loader):
-            if i < skip:
-                continue
+        for i, batch in enumerate(loader):
+            if isinstance(batch, StreamBatch):
+                streamed.accept(batch.skipped)  # counts unreadable images, or stops with one line naming the first
+                if not batch.views:
+                    continue
+                images, labels, text = [v.to(device, non_blocking=True) for v in batch.views], batch.labels, [batch.text] if batch.text is not None else []
+            else:
+                if i < skip:
+                    continue
+                images, labels, *text = batch
+                images = images.to(device, non_blocking=True)
             if step >= last_step:
                 break
+            if step == 0 and is_main() and cfg.train.progress:
+                tqdm.write(f"first batch {time.perf_counter() - started:.1f} s after start")
             lr = warmup_cosine(step, total_steps, warmup, cfg.optim.lr, cfg.optim.min_lr)
             wd = cfg.optim.weight_decay if cfg.optim.weight_decay_end is None else cosine(step, total_steps, cfg.optim.weight_decay, cfg.optim.weight_decay_end)
             for group in optimizer.param_groups:
                 group["lr"] = lr
                 if not group["bias_or_norm"]:
                     group["weight_decay"] = wd
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
             batch = Batch(augment(images), pick_captions(text[0].to(device, non_blocking=True)) if text else None)
             with autocast:
                 out = model(batch, step)
@@ -234,7 +261,9 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             for k, v in terms.items():
                 epoch_terms[k] = epoch_terms.get(k, 0.0) + v
             step += 1
-            seen += images.shape[0] * world
+            seen += labels.shape[0] * world
+            if cfg.train.ckpt_every_steps and step % cfg.train.ckpt_every_steps == 0 and step % steps_per_epoch:
+                save(step)
             loss_sum, loss_n = loss_sum + loss_value, loss_n + 1
             rate = seen / (time.perf_counter() - t0)
             bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.0f}")
@@ -242,7 +271,12 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             if step % cfg.train.log_every == 0 or step == last_step:
                 logger.log({"kind": "train", "step": step, "epoch": epoch + 1, "loss": loss_sum / loss_n, "lr": lr, "weight_decay": wd, "images_per_s": rate, **terms})
                 loss_sum, loss_n = 0.0, 0
+            if step >= last_step or step % steps_per_epoch == 0:
+                break  # before the loader reads (and crops) a batch this epoch does not use
         bar.close()
+        if len(streamed.skipped) > listed_bad and is_main():
+            logger.log({"kind": "data", "step": step, "epoch": epoch + 1, "skipped_files": len(streamed.skipped), "skipped": streamed.skipped[-100:]})
+            listed_bad = len(streamed.skipped)
         epoch_done = step % steps_per_epoch == 0
         if epoch_done and seen:
             done = step - epoch * steps_per_epoch - skip

@@ -1,0 +1,100 @@
+"""Image folders and caption CSVs read lazily: views made in loader workers, bad files named in one line
+or counted, each process's share of an epoch, a mid-epoch resume that repeats nothing."""
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from selfsup.augment import MultiCropAugment
+from selfsup.cli import main
+from selfsup.config import AugmentConfig, DataConfig
+from selfsup.data import DataError, ImageFiles, StreamBatch, build_dataset, for_training, iterate_images, make_loader
+from selfsup.data.stream import EpochSampler
+
+from .photos import photo_folder
+
+DINO_VIEWS = AugmentConfig(n_global=2, n_local=3, global_size=32, local_size=16, global_scale=(0.4, 1.0), local_scale=(0.05, 0.4), hflip=True)
+
+
+def _folder_data(root, **kw) -> DataConfig:
+    return DataConfig(name="folder", path=str(root), image_size=32, test_fraction=0.25, **kw)
+
+
+def test_a_folder_streams_without_holding_its_images(tmp_path):
+    photo_folder(tmp_path / "photos", per_class=8)
+    train, test = build_dataset(_folder_data(tmp_path / "photos"), True), build_dataset(_folder_data(tmp_path / "photos"), False)
+    assert isinstance(train, ImageFiles) and not hasattr(train, "images")
+    assert len(train) == 12 and len(test) == 4 and train.class_names == ["class0", "class1"] and train.num_classes == 2
+    assert not set(train.files) & set(test.files)
+    assert len(pickle.dumps(train)) < 5000  # what each worker gets: paths and labels, no pixels
+    held_in_memory = build_dataset(_folder_data(tmp_path / "photos", stream=False), True)
+    assert held_in_memory.images.shape == (12, 3, 32, 32)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_workers_make_every_view_and_the_device_augments_them(tmp_path, workers):
+    photo_folder(tmp_path / "photos", per_class=8)
+    train = build_dataset(_folder_data(tmp_path / "photos"), True)
+    augment = MultiCropAugment(DINO_VIEWS, 32, (0.5,) * 3, (0.25,) * 3)
+    batches = list(make_loader(for_training(train, augment.worker_views(3)), 4, shuffle=True, num_workers=workers, drop_last=True))
+    assert len(batches) == 3 and all(isinstance(b, StreamBatch) for b in batches)
+    views = batches[0].views
+    assert [tuple(v.shape) for v in views] == [(4, 3, 32, 32)] * 2 + [(4, 3, 16, 16)] * 3 and views[0].dtype == torch.uint8
+    assert sorted(torch.cat([b.labels for b in batches]).tolist()) == sorted(train.labels.tolist())
+    out = augment(views)
+    assert [tuple(v.shape) for v in out] == [tuple(v.shape) for v in views] and out[0].dtype == torch.float32
+    assert not torch.equal(views[0], views[1])  # two crops of each photo, not one copied
+
+
+def test_a_corrupt_image_is_one_line_naming_it_or_is_counted(tmp_path):
+    photos = photo_folder(tmp_path / "photos", per_class=4)
+    good = (photos / "class0" / "000.jpg").read_bytes()
+    (photos / "class1" / "cut.jpg").write_bytes(good[: len(good) // 3])
+    (photos / "class1" / "noise.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    data = DataConfig(name="folder", path=str(photos), image_size=32, test_fraction=0.0)
+    for workers in (0, 1):  # the error reaches the main process from a worker as one line, no worker traceback
+        with pytest.raises(DataError) as e:
+            list(iterate_images(build_dataset(data, True), 4, workers))
+        assert ("cut.jpg" in str(e.value) or "noise.jpg" in str(e.value)) and "\n" not in str(e.value) and "skip_bad" in str(e.value)
+    skipping = build_dataset(DataConfig(name="folder", path=str(photos), image_size=32, test_fraction=0.0, skip_bad=True), True)
+    images = torch.cat([x for x, _ in iterate_images(skipping, 4, 1)])
+    assert len(images) == 8 and sorted(s.split("/")[-1].split(":")[0] for s in skipping.skipped) == ["cut.jpg", "noise.jpg"]
+
+
+def test_epoch_sampler_splits_an_epoch_over_processes_and_resumes_mid_epoch():
+    ranks = [EpochSampler(10, shuffle=True, seed=3, rank=r, world=2) for r in range(2)]
+    for s in ranks:
+        s.set_epoch(1)
+    parts = [list(s) for s in ranks]
+    assert sorted(parts[0] + parts[1]) == list(range(10)) and len(parts[0]) == len(parts[1]) == 5
+    ranks[0].set_epoch(2)
+    epoch2 = list(ranks[0])
+    assert epoch2 != parts[0]
+    ranks[0].set_epoch(2, start=3)
+    assert list(ranks[0]) == epoch2[3:] and len(ranks[0]) == 2
+
+
+def _losses(run) -> dict[int, float]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if r["kind"] == "train"}
+
+
+@pytest.mark.slow
+def test_train_on_a_folder_resumes_mid_epoch_with_the_same_losses(tmp_path, capsys):
+    photo_folder(tmp_path / "photos", per_class=12)
+    common = [
+        "data.name=folder", f"data.path={tmp_path / 'photos'}", "data.image_size=32", "data.batch_size=6", "data.test_fraction=0.25",
+        "augment.n_local=2", "augment.local_size=16", "model.backbone=vit_micro", "model.proj_hidden=32", "model.proj_dim=16",
+        "train.epochs=2", "train.log_every=1", "train.progress=false", "eval.linear_epochs=2", f"train.out_dir={tmp_path}",
+    ]  # 18 training photos: 3 steps an epoch
+    assert main(["train", *common, "train.run_name=whole"]) == 0
+    assert "kNN accuracy" in capsys.readouterr().out
+    assert main(["train", *common, "train.run_name=cut", "train.max_steps=4"]) == 0  # stops inside epoch 2
+    assert main(["train", "--resume", str(tmp_path / "cut"), "train.max_steps=null"]) == 0
+    whole, cut = _losses(tmp_path / "whole"), _losses(tmp_path / "cut")
+    assert sorted(whole) == [1, 2, 3, 4, 5, 6] and sorted(cut) == [1, 2, 3, 4, 5, 6]
+    assert all(abs(whole[s] - cut[s]) < 1e-5 for s in whole)  # the same images and crops after the resume
+    summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert summary["knn_acc"] >= 0 and summary["steps"] == 6
