@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -137,14 +136,25 @@ def memory_probe(root: str, workers: int, batches: int) -> None:
     dataset = build_dataset(DataConfig(name="folder", path=root, image_size=224, test_fraction=0.0), train=True)
     augment = MultiCropAugment(DINO, 224, MEAN, STD)
     loader = make_loader(for_training(dataset, augment.worker_views(3)), 32, shuffle=True, num_workers=workers)
-    first = None
+    first, workers_peak = None, 0.0
     for i, _ in enumerate(loader):
         first = first or time.perf_counter() - t0
         if i + 1 >= batches:
+            workers_peak = max((peak_rss_mb(pid) for pid in child_pids()), default=0.0)  # while the workers live
             break
-    main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"images": len(dataset), "first_batch_s": first, "main_rss_mb": main, "worker_rss_mb": child}))
+    print(json.dumps({"images": len(dataset), "first_batch_s": first, "main_rss_mb": peak_rss_mb("self"), "worker_rss_mb": workers_peak}))
+
+
+def peak_rss_mb(pid: int | str) -> float:
+    """A process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_pids() -> list[int]:
+    return [int(p) for task in Path("/proc/self/task").iterdir() for p in (task / "children").read_text().split()]
 
 
 def main() -> None:

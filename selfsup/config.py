@@ -27,7 +27,7 @@ class DataConfig:
     name: str = "mnist"  # mnist | digits | shapes | cifar10 | stl10 | folder | csv | wds
     path: str | None = None  # folder holding the files (cifar10, stl10, folder); the CSV file (csv); the shards, e.g. 'shards/{00000..00099}.tar' (wds)
     stream: bool | None = None  # read images lazily in loader workers, crops from the original (default: folder, csv and wds stream; built-in data is held in memory)
-    val_path: str | None = None  # wds: held-out shards for evaluation (default: the last test_fraction of the shards)
+    val_path: str | None = None  # held-out data for evaluation: a folder, a CSV, shards (default: test_fraction of data.path; of its shards for wds)
     shuffle_buffer: int = 1000  # wds: samples (still encoded) each loader worker shuffles among
     image_size: int = 28  # digits, shapes and in-memory images are resized to this; streamed images are evaluated at this size
     num_images: int = 5000  # shapes: how many to generate (train + test)

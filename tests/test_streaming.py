@@ -4,6 +4,7 @@ or counted, each process's share of an epoch, a mid-epoch resume that repeats no
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,39 @@ def test_train_on_a_folder_resumes_mid_epoch_with_the_same_losses(tmp_path, caps
     assert all(abs(whole[s] - cut[s]) < 1e-5 for s in whole)  # the same images and crops after the resume
     summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert summary["knn_acc"] >= 0 and summary["steps"] == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["dino_folder_gpu", "simclr_resnet50_folder_gpu", "clip_wds_gpu"])
+def test_real_data_presets_run_as_written(tmp_path, preset):
+    """Each GPU preset for real data trains a step and evaluates on a few photos; only where the
+    data is and how much of it a step takes are changed."""
+    from .test_shards import _numbered_shards
+
+    if preset.startswith("clip"):
+        data = [f"data.path={_numbered_shards(tmp_path / 'shards', shards=2, per_shard=6)}", "data.test_fraction=0.5"]
+    else:
+        data = [f"data.path={photo_folder(tmp_path / 'photos', per_class=4)}", "data.test_fraction=0.25"]
+    small = ["data.batch_size=2", "data.num_workers=1", "train.epochs=1", "train.max_steps=1", "eval.linear_epochs=1", "eval.max_train_images=4", "train.progress=false"]
+    assert main(["train", "--config", f"configs/{preset}.yaml", *data, *small, f"train.out_dir={tmp_path}", "train.run_name=run"]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 1 and summary["embedding_std"] > 0
+
+
+@pytest.mark.slow
+def test_eval_and_embed_read_folders_csvs_and_shards(tmp_path, capsys):
+    from .test_shards import _numbered_shards
+
+    photos = photo_folder(tmp_path / "photos", per_class=6)
+    run = ["data.name=folder", f"data.path={photos}", "data.image_size=16", "data.batch_size=6", "model.backbone=vit_micro", "model.proj_hidden=32", "model.proj_dim=16"]
+    assert main(["train", *run, "train.epochs=1", "train.progress=false", "eval.linear_epochs=1", f"train.out_dir={tmp_path}", "train.run_name=run"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "eval.max_train_images=5", "eval.linear_epochs=1"]) == 0
+    out = capsys.readouterr().out
+    assert "knn_acc:" in out and " %" in out and "eval.json" in out
+    assert main(["eval", str(tmp_path / "run"), "optim.lr=1"]) == 2  # only data.* and eval.* keys
+    (tmp_path / "pairs.tsv").write_text("filepath\ttitle\n" + "".join(f"photos/class0/{i:03d}.jpg\tphoto {i}\n" for i in range(3)))
+    for name, data, n in (("folder", str(photos), 12), ("csv", str(tmp_path / "pairs.tsv"), 3), ("shards", _numbered_shards(tmp_path / "s", 2, 4), 8)):
+        assert main(["embed", str(tmp_path / "run"), "--data", data, "--out", str(tmp_path / f"{name}.npy")]) == 0
+        emb = np.load(tmp_path / f"{name}.npy")
+        assert emb.shape == (n, 128) and np.isfinite(emb).all() and np.load(tmp_path / f"{name}_labels.npy").shape == (n,)

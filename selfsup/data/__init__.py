@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -72,6 +74,9 @@ def build_dataset(cfg: DataConfig, train: bool) -> Dataset:
         if not stream:
             raise DataError("wds shards are always streamed; drop data.stream=false")
         return _shards(cfg, train)
+    if name in ("folder", "csv") and cfg.val_path:  # held-out images of their own (ImageNet's val folder): no split
+        whole = replace(cfg, path=cfg.path if train else cfg.val_path, val_path=None, test_fraction=0.0)
+        return build_dataset(whole, train=True)
     if stream and name == "folder":
         return _seeded_split(_stream_folder(cfg), train, cfg.test_fraction, cfg.seed)
     if stream and name == "csv":
