@@ -87,7 +87,9 @@ def _dataset_for(name_or_path: str, run_data: DataConfig, split: str, in_memory:
 
 def _run_input(dataset, meta):  # noqa: ANN001, ANN202
     """A streamed dataset read at the run's input size and channels (an RGB folder for a grey MNIST run)."""
-    if getattr(dataset, "streaming", False):
+    from .data import StreamingDataset
+
+    if isinstance(dataset, StreamingDataset):
         dataset.evaluate_at(meta.image_size, meta.in_chans)
     return dataset
 

@@ -55,6 +55,17 @@ def test_selfsup_shards_writes_a_folder_as_shards_and_names_what_it_skips(tmp_pa
     assert _labels(data, workers=2) == [0] * 5 + [1] * 5  # every sample once over both workers
 
 
+def test_selfsup_shards_writes_a_caption_csv_with_its_captions(tmp_path, capsys):
+    photos = photo_folder(tmp_path / "photos", per_class=3, classes=1)
+    rows = [f"photos/class0/{i:03d}.jpg\ta photo number {i}" for i in range(3)] + ["photos/class0/000.jpg\t "]
+    (tmp_path / "pairs.tsv").write_text("filepath\ttitle\n" + "\n".join(rows) + "\n")
+    assert main(["shards", str(tmp_path / "pairs.tsv"), "--out", str(tmp_path / "shards"), "--no-shuffle"]) == 0
+    out = capsys.readouterr().out
+    assert "line 5: empty caption" in out and "wrote 3 samples in 1 shards; 1 unreadable files skipped" in out
+    data = build_dataset(DataConfig(name="wds", path=str(tmp_path / "shards" / "shard-00000.tar"), test_fraction=0.0), train=True)
+    assert data.read_captions(10) == [f"a photo number {i}" for i in range(3)] and data.class_names is None
+
+
 def test_a_shard_pattern_that_matches_nothing_names_the_pattern(tmp_path):
     with pytest.raises(DataError, match=r"no shard file matches '.*nothing-\{0\.\.3\}\.tar'"):
         build_dataset(DataConfig(name="wds", path=str(tmp_path / "nothing-{0..3}.tar")), train=True)
@@ -63,6 +74,8 @@ def test_a_shard_pattern_that_matches_nothing_names_the_pattern(tmp_path):
         build_dataset(DataConfig(name="wds", path=pattern.replace("{000..001}", "000"), test_fraction=0.5), train=False)
     train, test = (build_dataset(DataConfig(name="wds", path=pattern, image_size=16, test_fraction=0.5), train=t) for t in (True, False))
     assert _labels(train) == list(range(8)) and _labels(test) == list(range(8, 16))  # whole shards held out
+    with pytest.raises(DataError, match="1 shards cannot feed 2 processes"):
+        train.split(0, 2)
 
 
 def test_a_truncated_shard_is_named_or_counted(tmp_path):
@@ -147,3 +160,21 @@ def test_clip_trains_on_shards_with_their_captions(tmp_path, capsys):
     losses = _train_losses(tmp_path / "clip")
     assert max(losses) == 3 and all(np.isfinite(v) for v in losses.values())  # 24 training samples, batch 8
     assert (tmp_path / "clip" / "tokenizer.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["wds", "folder"])
+def test_torchrun_trains_two_processes_on_streamed_data(tmp_path, kind):
+    import subprocess
+    import sys
+
+    if kind == "wds":
+        data = ["data.name=wds", f"data.path={_numbered_shards(tmp_path / 's', shards=5, per_shard=8)}", "data.test_fraction=0.2"]
+    else:
+        data = ["data.name=folder", f"data.path={photo_folder(tmp_path / 'photos', per_class=20)}", "data.test_fraction=0.2"]
+    run = [*data, "data.image_size=16", "data.batch_size=8", "data.num_workers=1", "model.backbone=vit_micro", "model.proj_hidden=32", "model.proj_dim=16",
+           "train.epochs=2", "train.progress=false", "train.threads=1", "eval.linear_epochs=1", f"train.out_dir={tmp_path}", "train.run_name=run"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "selfsup.cli", "train", *run]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 8  # 32 training images, global batch 8, 2 epochs

@@ -109,6 +109,11 @@ class ShardImages(StreamingDataset, IterableDataset):
         return sum(self.sizes)
 
     def split(self, rank: int, world: int) -> None:
+        """Read rank ``rank``'s share of ``world`` processes: every world-th shard. Each sample is read
+        once per epoch when the shards split evenly (equal sizes, a multiple of world x workers);
+        otherwise a process that runs out early starts its shards over for the epoch's last steps."""
+        if len(self.shards) < world:
+            raise DataError(f"wds: {len(self.shards)} shards cannot feed {world} processes; write smaller shards (selfsup shards --shard-size)")
         self.rank, self.world = rank, world
 
     def set_epoch(self, epoch: int, skip_batches: int = 0, batch_size: int = 1) -> None:

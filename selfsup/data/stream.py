@@ -64,8 +64,6 @@ def collate_stream(items: list[tuple | Bad]) -> StreamBatch:
 class StreamingDataset:
     """What the file and shard datasets share: sizes, classes, the per-image transform, bad samples."""
 
-    streaming = True
-
     def __init__(self, image_size: int, channels: int, class_names: list[str] | None, skip_bad: bool) -> None:
         self.image_size = image_size
         self.channels = channels

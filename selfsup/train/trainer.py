@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..augment import MultiCropAugment, pick_captions
 from ..config import Config, ConfigError, config_to_dict
-from ..data import ShardImages, StreamBatch, TensorImageDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
+from ..data import ShardImages, StreamBatch, StreamingDataset, TensorImageDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
 from ..eval.captioning import caption_accuracy, generate_captions
 from ..eval.image_text import image_text_metrics
@@ -149,6 +149,9 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     meta = run_parts(cfg, train_set, tokenizer)
     method, probe = build_networks(cfg, meta, total_steps, steps_per_epoch)
     method.to(device)
+    for part in (train_set, test_set):
+        if isinstance(part, StreamingDataset):
+            part.evaluate_at(meta.image_size, part.channels)  # the model's input size (augment.global_size, if set)
     augment = MultiCropAugment(cfg.augment, meta.image_size, meta.mean, meta.std)
     check_view_sizes(augment, method.encoder())
     streamed = for_training(train_set, augment.worker_views(train_set.channels))
