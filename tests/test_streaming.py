@@ -135,3 +135,11 @@ def test_eval_and_embed_read_folders_csvs_and_shards(tmp_path, capsys):
         assert main(["embed", str(tmp_path / "run"), "--data", data, "--out", str(tmp_path / f"{name}.npy")]) == 0
         emb = np.load(tmp_path / f"{name}.npy")
         assert emb.shape == (n, 128) and np.isfinite(emb).all() and np.load(tmp_path / f"{name}_labels.npy").shape == (n,)
+
+
+def test_floors_read_streamed_folders_in_chunks(tmp_path, capsys):
+    photos = photo_folder(tmp_path / "photos", per_class=8)
+    assert main(["floors", "data.name=folder", f"data.path={photos}", "data.image_size=16", "eval.linear_epochs=5", "eval.max_train_images=8"]) == 0
+    knn = {line.split()[0]: float(line.split()[2]) for line in capsys.readouterr().out.splitlines()}
+    assert set(knn) == {"raw_pixels", "random_init"}
+    assert knn["raw_pixels"] >= 75  # two photos' crops: their colours alone tell them apart (chance: 50 %)
