@@ -23,14 +23,20 @@ def _cmd_train(args: argparse.Namespace) -> None:
     else:
         cfg = load_config(args.config, args.overrides)
     summary = train(cfg, resume=bool(args.resume))
-    if "run_dir" in summary and "knn_acc" in summary:
-        print(f"run: {summary['run_dir']}")
+    if "embedding_std" not in summary:  # not the first process of several
+        return
+    print(f"run: {summary['run_dir']}")
+    if "knn_acc" in summary:
         print(f"kNN accuracy (k={cfg.eval.knn_k}): {summary['knn_acc']:.2f} %")
         print(f"linear probe accuracy (offline, frozen features): {summary['linear_acc']:.2f} %")
         if "online_probe_acc" in summary:
             print(f"online linear probe accuracy (trained during pretraining): {summary['online_probe_acc']:.2f} %")
-        print(f"collapse monitors: embedding std {summary['embedding_std']:.4f}, RankMe {summary['rankme']:.1f}")
-        print("plots: " + ", ".join(summary["plots"]))
+    else:
+        print("no labels: kNN and linear probe not measured")
+    print(f"collapse monitors: embedding std {summary['embedding_std']:.4f}, RankMe {summary['rankme']:.1f}")
+    if summary.get("skipped_files"):
+        print(f"skipped {summary['skipped_files']} unreadable files (listed in metrics.jsonl)")
+    print("plots: " + ", ".join(summary["plots"]))
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
@@ -543,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (ConfigError, DataError, TrainingDiverged, FileNotFoundError, ValueError) as e:
+    except (ConfigError, DataError, TrainingDiverged, OSError, ValueError) as e:
         print(f"selfsup: error: {e}", file=sys.stderr)
         return 2
     return 0

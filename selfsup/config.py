@@ -327,7 +327,10 @@ def _nested(overrides: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form section.key=value")
         dotted, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw else None
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override '{item}': {raw!r} is not a YAML value ({_yaml_problem(e)})") from e
         parts = dotted.split(".")
         if parts == ["method"]:
             parts = ["method", "name"]
@@ -338,6 +341,39 @@ def _nested(overrides: list[str]) -> dict[str, Any]:
     return tree
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found and where (line and column, counted from 1)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{getattr(e, 'problem', None) or e}{where}"
+
+
+# Counts and sizes that must be at least this (the key is named when one is not).
+MINIMUMS = {
+    "data": {"batch_size": 1, "image_size": 1, "num_images": 2, "num_workers": 0, "shuffle_buffer": 1, "train_templates": 1},
+    "augment": {"n_global": 1, "n_local": 0, "global_size": 1, "local_size": 1},
+    "model": {"patch_size": 1, "proj_hidden": 1, "proj_dim": 1, "pred_hidden": 1},
+    "train": {"epochs": 1, "log_every": 1, "eval_every": 1, "ckpt_every": 1, "ckpt_every_steps": 1, "max_steps": 1, "threads": 1},
+    "eval": {"knn_k": 1, "linear_epochs": 1, "batch_size": 1, "max_train_images": 1},
+}
+METHOD_MINIMUMS = {"out_dim": 1, "hidden_dim": 1, "bottleneck_dim": 1, "patch_out_dim": 1, "decoder_dim": 1, "decoder_depth": 1, "decoder_heads": 1,
+                   "vocab_size": 8, "context_length": 3, "text_width": 1, "text_layers": 1, "text_heads": 1, "embed_dim": 1, "multimodal_layers": 1,
+                   "caption_queries": 1, "affinity_hidden": 1}
+
+
+def check_counts(cfg: Config) -> None:
+    """Every count and size is at least its minimum: ``train.epochs=0`` or ``data.batch_size=-5`` is an error naming the key."""
+    sections = [(name, getattr(cfg, name), mins) for name, mins in MINIMUMS.items()] + [("method", cfg.method, METHOD_MINIMUMS)]
+    for name, section, mins in sections:
+        for key, low in mins.items():
+            value = getattr(section, key, None)
+            if value is not None and value < low:
+                raise ConfigError(f"{name}.{key} is {value}; it must be at least {low}")
+    for key in ("lr", "min_lr", "weight_decay"):
+        if getattr(cfg.optim, key) < 0:
+            raise ConfigError(f"optim.{key} is {getattr(cfg.optim, key)}; it must not be negative")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the YAML preset at ``path``, then ``key=value`` overrides."""
     cfg = Config()
@@ -345,12 +381,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(e)}") from e
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         _fill(cfg, values, "")
     if overrides:
         _fill(cfg, _nested(overrides), "")
+    check_counts(cfg)
     return cfg
 
 
@@ -358,6 +398,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     """A copy of ``cfg`` with ``key=value`` overrides applied (checked as :func:`load_config` checks them)."""
     out = config_from_dict(config_to_dict(cfg))
     _fill(out, _nested(overrides), "")
+    check_counts(out)
     return out
 
 

@@ -10,14 +10,15 @@ from .distributed import is_main
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, tensorboard: bool = True, purge_step: int | None = None) -> None:
+        """``purge_step``: on a resume, TensorBoard hides what the killed run logged from this step on."""
         self.run_dir = run_dir
         self.metrics_path = run_dir / "metrics.jsonl"
         self.writer = None
         if is_main() and tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record (it must hold ``step``) to metrics.jsonl and TensorBoard."""

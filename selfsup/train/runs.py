@@ -12,7 +12,7 @@ from ..methods import Method
 from ..text import CaptionTokenizer
 from .captions import load_tokenizer
 from .checkpoint import load_checkpoint
-from .trainer import CHECKPOINT, RunParts, build_networks
+from .trainer import CHECKPOINT, CHECKPOINT_KEYS, RunParts, build_networks
 
 
 @dataclass
@@ -34,7 +34,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run folder at {run_dir}")
-    state = load_checkpoint(run_dir / CHECKPOINT)
+    state = load_checkpoint(run_dir / CHECKPOINT, CHECKPOINT_KEYS)
     cfg = config_from_dict(state["config"])
     meta = RunParts(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["meta"].items()})
     method, probe = build_networks(cfg, meta, total_steps=1)

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -31,12 +30,14 @@ from ..models.tokens import is_vit
 from ..text import CaptionTokenizer, TextSpec
 from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from .run_dir import prepare_run_dir, remove_if_empty
 from .distributed import barrier, init_from_env, is_distributed, is_main, rank, world_size
 from .logging import RunLogger, plot_run
 from .optim import build_optimizer
 from .schedules import cosine, warmup_cosine
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_KEYS = ("method", "optimizer", "step", "rng", "config", "meta")  # what a run's checkpoint holds
 
 
 class TrainingDiverged(RuntimeError):
@@ -128,13 +129,25 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
     if not resume and (ckpt_path.is_file() or (run_dir / "metrics.jsonl").is_file()):
         # A fresh run here would mix its metrics with the old run's and overwrite its checkpoint.
         raise ValueError(f"{run_dir} already holds a run; continue it with `selfsup train --resume {run_dir}` or set another train.run_name")
-    state = load_checkpoint(ckpt_path) if resume and ckpt_path.is_file() else None
-    torch.manual_seed(cfg.train.seed)
+    if resume and not ckpt_path.is_file():
+        raise FileNotFoundError(f"cannot resume {run_dir}: it has no {CHECKPOINT} (the run stopped before its first checkpoint; start it again under another train.run_name)")
+    state = load_checkpoint(ckpt_path, CHECKPOINT_KEYS) if resume else None
+    created = is_main() and not run_dir.exists()
     if is_main():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        prepare_run_dir(run_dir, config_to_dict(cfg), int(state["step"]) if state is not None else None)
     barrier()
+    try:
+        return _train(cfg, state, run_dir, device)
+    except BaseException:
+        if created:
+            remove_if_empty(run_dir)  # an error before anything was learned leaves no folder behind
+        raise
 
+
+def _train(cfg: Config, state: dict[str, Any] | None, run_dir: Path, device: torch.device) -> dict[str, Any]:
+    ckpt_path = run_dir / CHECKPOINT
+    resume = state is not None
+    torch.manual_seed(cfg.train.seed)
     started = time.perf_counter()
     train_set, test_set = build_dataset(cfg.data, train=True), build_dataset(cfg.data, train=False)
     world = world_size()
@@ -162,7 +175,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
         probe.to(device)
         probe_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0)
     model = DistributedDataParallel(method) if is_distributed() else method
-    logger = RunLogger(run_dir)
+    logger = RunLogger(run_dir, purge_step=int(state["step"]) + 1 if state is not None else None)
     if train_set.skipped:
         logger.log({"kind": "data", "step": 0, "skipped_files": len(train_set.skipped), "skipped": train_set.skipped[:100]})
     listed_bad = len(train_set.skipped)
@@ -295,7 +308,7 @@ def train(cfg: Config, resume: bool = False) -> dict[str, Any]:
             save(step)
     barrier()
 
-    summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": step, "epochs": step / steps_per_epoch}
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": step, "epochs": step / steps_per_epoch, "skipped_files": len(streamed.skipped)}
     if is_main():
         final = evaluate(cfg, method, probe, train_set, test_set, meta, device, linear=True, tokenizer=tokenizer)
         summary.update(final)
