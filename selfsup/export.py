@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import save_file
-
 from .models import backbone_spec
 from .models.backbones import timm_builds_alone
+from .safetensors_io import save_safetensors
 from .train.runs import LoadedRun
 
 
@@ -28,7 +27,7 @@ def export_backbone(run: LoadedRun, out: str | Path) -> tuple[Path, str]:
         "method": run.cfg.method.name,
         "step": str(run.step),
     }
-    save_file(tensors, str(out), metadata=metadata)
+    save_safetensors(tensors, out, metadata)
     if timm_builds_alone(meta.backbone):
         return out, f"timm.create_model({timm_name!r}, **{kwargs})"
     return out, f"selfsup.models.build_backbone({meta.backbone!r}, {meta.in_chans}, {meta.image_size}, {meta.global_pool!r}, {meta.patch_size!r})"

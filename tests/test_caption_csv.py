@@ -6,7 +6,7 @@ from PIL import Image
 
 from selfsup.config import DataConfig
 from selfsup.data import DataError, build_dataset
-from selfsup.data.caption_csv import caption_csv
+from selfsup.data.caption_csv import caption_csv, csv_rows
 
 
 def _images(root, n=4):
@@ -47,3 +47,15 @@ def test_columns_and_separator_are_configurable_and_checked(tmp_path):
     cfg = DataConfig(name="csv", path=str(tmp_path / "pairs.csv"), image_size=8, csv_img_key="image", csv_caption_key="text", csv_separator=",", test_fraction=0.5)
     train, test = build_dataset(cfg, train=True), build_dataset(cfg, train=False)
     assert sorted(train.captions + test.captions) == ["a", "b"]
+
+
+def test_tab_separated_rows_are_read_without_quoting_and_bad_lines_are_named_once(tmp_path):
+    _images(tmp_path, 3)
+    lines = [b"filepath\ttitle", b'img/0.png\ta "quoted caption with no end', b"img/1.png\tsecond", b"img/2.png no tab here", b"img/2.png\tcaf\xe9 latin-1"]
+    (tmp_path / "pairs.tsv").write_bytes(b"\n".join(lines) + b"\n")
+    paths, captions, skipped = csv_rows(str(tmp_path / "pairs.tsv"), skip_bad=True)
+    assert captions == ['a "quoted caption with no end', "second"]  # the quote does not swallow the next row
+    assert len(skipped) == 2 and "line 4: 1 tab-separated fields, the header has 2" in skipped[0] and "line 5: not UTF-8 (byte 0xe9" in skipped[1]
+    assert all(s.count("line ") == 1 for s in skipped)
+    with pytest.raises(DataError, match=r"pairs\.tsv line 4: 1 tab-separated fields"):
+        csv_rows(str(tmp_path / "pairs.tsv"))

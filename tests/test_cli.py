@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,12 @@ from selfsup.cli import main
 
 from .conftest import rebuild_exported
 from .test_distributed import _free_port
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.slow
@@ -32,6 +39,7 @@ def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
     assert emb.shape == (359, 128) and np.load(tmp_path / "emb_labels.npy").shape == (359,)
 
     assert main(["export", str(run), "--out", str(tmp_path / "b.safetensors")]) == 0
+    assert (tmp_path / "b.safetensors").stat().st_mode & 0o777 == 0o666 & ~_umask()  # as open() writes files, not 0600
     assert "load with timm.create_model(" in capsys.readouterr().out
     model, meta = rebuild_exported(tmp_path / "b.safetensors")
     mean, std = json.loads(meta["mean"]), json.loads(meta["std"])

@@ -143,3 +143,11 @@ def test_floors_read_streamed_folders_in_chunks(tmp_path, capsys):
     knn = {line.split()[0]: float(line.split()[2]) for line in capsys.readouterr().out.splitlines()}
     assert set(knn) == {"raw_pixels", "random_init"}
     assert knn["raw_pixels"] >= 75  # two photos' crops: their colours alone tell them apart (chance: 50 %)
+
+
+@pytest.mark.slow
+def test_embed_reads_an_rgb_folder_as_a_grey_run_takes_it(tiny_overrides, tmp_path):
+    assert main(["train", *tiny_overrides, "train.max_steps=2"]) == 0  # digits: 1 channel, 16 px
+    photos = photo_folder(tmp_path / "photos", per_class=3)
+    assert main(["embed", str(tmp_path / "run"), "--data", str(photos), "--out", str(tmp_path / "e.npy")]) == 0
+    assert np.load(tmp_path / "e.npy").shape == (6, 128)

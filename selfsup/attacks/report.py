@@ -11,9 +11,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
+from ..safetensors_io import save_safetensors
 from .classifier import INPUT_SCALE
 from .uap import ALGORITHMS, check_budget, fooling_rate, perturb, predict, random_perturbation
 
@@ -52,7 +52,7 @@ def fooling_vs_fit_size(model: nn.Module, fit: Tensor, held_out: Tensor, algo: s
 
 
 def save_uap(path: Path, v: Tensor, meta: dict[str, Any]) -> Path:
-    save_file({"v": v.contiguous()}, str(path), metadata={k: json.dumps(val) for k, val in meta.items()})
+    save_safetensors({"v": v.contiguous()}, path, {k: json.dumps(val) for k, val in meta.items()})
     return path
 
 
