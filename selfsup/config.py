@@ -52,6 +52,7 @@ class AugmentConfig:
     local_size: int | None = None  # default: about 3/7 of the global size
     global_scale: tuple[float, float] = (0.5, 1.0)  # digits lose their identity in small crops
     local_scale: tuple[float, float] = (0.05, 0.2)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)  # every crop's aspect ratio range (width / height), as RandomResizedCrop's
     hflip: bool = False  # off for digits; on for natural images
     jitter_prob: float = 0.8
     brightness: float = 0.4

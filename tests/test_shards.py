@@ -178,3 +178,29 @@ def test_torchrun_trains_two_processes_on_streamed_data(tmp_path, kind):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 8  # 32 training images, global batch 8, 2 epochs
+
+
+@pytest.mark.slow
+def test_two_processes_train_dino_as_one_process_on_the_same_global_batches(tmp_path):
+    """With crops that do not vary (the whole photo's centre), two torchrun processes logging the
+    mean loss over both give one process's losses and weights: DINO's centre is all-reduced, the
+    multi-crop loss averages over the global batch, DDP averages the gradients."""
+    import subprocess
+    import sys
+
+    photos = photo_folder(tmp_path / "photos", per_class=10)  # 16 training photos: 2 steps of 8 an epoch
+    fixed_views = ["augment.global_scale=[1,1]", "augment.local_scale=[1,1]", "augment.ratio=[1,1]", "augment.jitter_prob=0", "augment.grayscale_prob=0",
+                   "augment.blur_prob=[0]", "augment.local_blur_prob=0", "augment.solarize_prob=[0]"]
+    dino = ["method=dino", "method.out_dim=64", "method.hidden_dim=64", "method.bottleneck_dim=32", "model.global_pool=token", "augment.n_local=2", "augment.local_size=8"]
+    run = ["data.name=folder", f"data.path={photos}", "data.test_fraction=0.2", "data.image_size=16", "data.batch_size=8", "model.backbone=vit_micro", *dino, *fixed_views,
+           "train.epochs=2", "train.log_every=1", "train.progress=false", "train.threads=1", "eval.linear_epochs=1", f"train.out_dir={tmp_path}"]
+    one = subprocess.run([sys.executable, "-m", "selfsup.cli", "train", *run, "train.run_name=one"], capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "selfsup.cli", "train", *run, "train.run_name=two"],
+                         capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    losses = {name: _train_losses(tmp_path / name) for name in ("one", "two")}
+    assert sorted(losses["one"]) == [1, 2, 3, 4] == sorted(losses["two"])
+    assert all(abs(losses["one"][s] - losses["two"][s]) < 1e-4 for s in losses["one"]), losses
+    weights = [torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)["method"] for name in ("one", "two")]
+    assert max((weights[0][k].float() - weights[1][k].float()).abs().max().item() for k in weights[0]) < 1e-4

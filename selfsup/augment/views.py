@@ -39,14 +39,14 @@ class MultiCropAugment:
     def view_specs(self) -> list[ViewSpec]:
         """Every view's side and crop ranges, global views first, for crops made in loader workers."""
         c = self.cfg
-        return [ViewSpec(self.global_size, c.global_scale)] * c.n_global + [ViewSpec(self.local_size, c.local_scale)] * c.n_local
+        return [ViewSpec(self.global_size, c.global_scale, c.ratio)] * c.n_global + [ViewSpec(self.local_size, c.local_scale, c.ratio)] * c.n_local
 
     def worker_views(self, channels: int) -> MultiCropViews:
         """The per-image transform a streamed dataset's workers run: the crops (and flips) of :meth:`view_specs`."""
         return MultiCropViews(self.view_specs(), self.cfg.hflip, channels)
 
     def _view(self, x: Tensor, size: int, scale: tuple[float, float], blur_p: float, solarize_p: float) -> Tensor:
-        return self._photometric(random_resized_crop(x, size, scale, self.cfg.hflip), blur_p, solarize_p)
+        return self._photometric(random_resized_crop(x, size, scale, self.cfg.hflip, self.cfg.ratio), blur_p, solarize_p)
 
     def _photometric(self, v: Tensor, blur_p: float, solarize_p: float) -> Tensor:
         c = self.cfg

@@ -31,7 +31,7 @@ from ..text import CaptionTokenizer, TextSpec
 from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .run_dir import prepare_run_dir, remove_if_empty
-from .distributed import barrier, init_from_env, is_distributed, is_main, rank, world_size
+from .distributed import all_reduce_mean, barrier, init_from_env, is_distributed, is_main, rank, world_size
 from .logging import RunLogger, plot_run
 from .optim import build_optimizer
 from .schedules import cosine, warmup_cosine
@@ -254,7 +254,7 @@ def _train(cfg: Config, state: dict[str, Any] | None, run_dir: Path, device: tor
             with autocast:
                 out = model(batch, step)
             loss = out["loss"]
-            loss_value = loss.item()
+            loss_value = all_reduce_mean(loss.detach().clone()).item()  # the mean over processes: every process stops on a NaN together
             if not math.isfinite(loss_value):
                 kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.is_file() else "no checkpoint was written before it"
                 logger.log({"kind": "diverged", "step": step, "epoch": epoch, "loss": loss_value})
