@@ -56,7 +56,7 @@ def test_coca_trains_on_shapes_and_captions_its_images(tmp_path, capsys):
     assert len(captions) == 6 and (tmp_path / "coca" / "captions.png").is_file()
 
 
-def test_clip_trains_on_a_csv_of_image_paths_and_captions(tmp_path):
+def test_clip_trains_on_a_csv_of_image_paths_and_captions(tmp_path, capsys):
     rows = ["filepath\ttitle"]
     for i in range(24):
         colour = ("red", "green", "blue")[i % 3]
@@ -67,4 +67,6 @@ def test_clip_trains_on_a_csv_of_image_paths_and_captions(tmp_path):
     assert main(["train", *args, "method=clip", *TEXT, "train.epochs=1", "train.progress=false", f"train.out_dir={tmp_path}", "train.run_name=csv"]) == 0
     summary = json.loads((tmp_path / "csv" / "summary.json").read_text())
     assert "image_to_text_R@1" in summary and "zeroshot_top1" not in summary  # CSV images have no labels
+    out = capsys.readouterr().out  # an unlabelled run still says where it is and how it went
+    assert f"run: {tmp_path / 'csv'}" in out and "no labels" in out and "RankMe" in out and "loss.png" in out
     assert torch.load(tmp_path / "csv" / "checkpoint.pt", weights_only=True)["meta"]["text"]["context_length"] == 16
