@@ -32,6 +32,7 @@ from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .run_dir import prepare_run_dir, remove_if_empty
 from .distributed import all_reduce_mean, barrier, init_from_env, is_distributed, is_main, rank, world_size
+from .global_bn import synchronise_batchnorm
 from .logging import RunLogger, plot_run
 from .optim import build_optimizer
 from .schedules import cosine, warmup_cosine
@@ -162,6 +163,8 @@ def _train(cfg: Config, state: dict[str, Any] | None, run_dir: Path, device: tor
     meta = run_parts(cfg, train_set, tokenizer)
     method, probe = build_networks(cfg, meta, total_steps, steps_per_epoch)
     method.to(device)
+    if is_distributed():
+        method = synchronise_batchnorm(method, device.type == "cuda")  # BatchNorm over the global batch, as one process sees it
     for part in (train_set, test_set):
         if isinstance(part, StreamingDataset):
             part.evaluate_at(meta.image_size, part.channels)  # the model's input size (augment.global_size, if set)
