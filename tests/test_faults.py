@@ -194,3 +194,16 @@ def test_kill_9_mid_run_then_resume_logs_one_history_equal_to_an_uninterrupted_r
     killed = _train_losses(run)
     assert sorted(killed) == sorted(uninterrupted) and all(abs(uninterrupted[s] - killed[s]) < 1e-5 for s in uninterrupted)
     assert temporaries(run) == []
+
+
+@pytest.mark.slow
+def test_bad_yaml_a_bad_count_and_a_bad_caption_csv_through_the_real_command(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim: {lr: [\n")
+    assert_one_line_error(selfsup("train", "--config", str(bad)), str(bad))
+    assert_one_line_error(selfsup("train", "train.epochs=-1", f"train.out_dir={tmp_path}"), "train.epochs")
+    (tmp_path / "pairs.tsv").write_bytes(b"filepath\ttitle\nmissing.png\tsome caption\nno-tab-here\n")
+    line = assert_one_line_error(selfsup("train", "method=clip", "data.name=csv", f"data.path={tmp_path / 'pairs.tsv'}", f"train.out_dir={tmp_path / 'runs'}"), "pairs.tsv line 2")
+    assert "image not found" in line
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # the run folder made for it is gone again
