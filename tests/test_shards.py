@@ -210,3 +210,10 @@ def test_two_processes_train_as_one_process_on_the_same_global_batches(tmp_path,
     assert all(abs(losses["one"][s] - losses["two"][s]) < 1e-4 for s in losses["one"]), losses
     weights = [torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)["method"] for name in ("one", "two")]
     assert max((weights[0][k].float() - weights[1][k].float()).abs().max().item() for k in weights[0]) < 1e-4
+
+
+def test_shards_without_sizes_json_are_counted_from_their_headers(tmp_path):
+    pattern = _numbered_shards(tmp_path / "s", shards=3, per_shard=5)
+    (tmp_path / "s" / "sizes.json").unlink()
+    data = build_dataset(DataConfig(name="wds", path=pattern, image_size=16, test_fraction=0.0), train=True)
+    assert data.sizes == [5, 5, 5] and len(data) == 15

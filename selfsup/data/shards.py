@@ -47,9 +47,11 @@ def expand_shards(pattern: str | None) -> list[Path]:
 
 def count_samples(shard: Path) -> int:
     """Samples in one shard, from its member headers (seeks past the data)."""
+    from webdataset.tariterators import base_plus_ext
+
     try:
         with tarfile.open(shard, "r:") as tar:
-            return len({m.name.split("/")[-1].split(".")[0] for m in tar if m.isreg()})
+            return len({base_plus_ext(m.name)[0] for m in tar if m.isreg()} - {None})  # the keys webdataset groups by
     except (tarfile.TarError, OSError) as e:
         raise DataError(f"wds: cannot read shard {shard}: {e}") from e
 
