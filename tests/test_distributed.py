@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from selfsup.losses import TeacherTargets, clip_loss, ntxent_loss, sinkhorn_knopp
-from selfsup.train.distributed import all_reduce_mean
+from selfsup.core.distributed import all_reduce_mean
 
 
 def _free_port() -> int:

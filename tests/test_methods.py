@@ -3,7 +3,7 @@ import torch
 from selfsup.config import BYOLConfig, ModelConfig, SimCLRConfig
 from selfsup.methods import BYOL, SimCLR
 from selfsup.models import build_backbone
-from selfsup.train.ema import EMA
+from selfsup.core.ema import EMA
 from selfsup.methods.base import Batch
 
 MODEL = ModelConfig(proj_hidden=32, proj_dim=16, pred_hidden=32)

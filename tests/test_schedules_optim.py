@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from selfsup.config import OptimConfig
 from selfsup.train.optim import LARS, build_optimizer, param_groups
-from selfsup.train.schedules import cosine, linear_warmup, warmup_cosine
+from selfsup.core.schedules import cosine, linear_warmup, warmup_cosine
 
 
 def test_cosine_endpoints_and_midpoint():

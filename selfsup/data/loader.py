@@ -6,10 +6,10 @@ import copy
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..core.distributed import rank, world_size
 from .base import TensorImageDataset
 from .base import channel_stats as tensor_channel_stats
 from .shards import ShardImages
@@ -38,7 +38,7 @@ def make_loader(
     share for files, a share of the shards for ``wds``.
     """
     generator = torch.Generator().manual_seed(seed)
-    world, me = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
+    world, me = (world_size(), rank()) if distributed else (1, 0)
     if isinstance(dataset, ShardImages):
         dataset.split(me, world)
         dataset.shuffle = dataset.repeat = shuffle  # training: a shuffled stream that never runs dry; else one pass in order

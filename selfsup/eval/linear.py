@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.schedules import cosine
+from ..core.schedules import cosine
 
 
 class LinearProbe(nn.Module):

@@ -2,7 +2,7 @@
 GRACE (Zhu et al., 2020) = SimCLR on nodes: two views by edge dropping and feature masking,
 NT-Xent across the nodes of both views (``selfsup.losses.ntxent_loss``);
 BGRL (Thakoor et al., ICLR 2022) = BYOL on nodes: online encoder + predictor, EMA target
-(``selfsup.losses.byol_loss``, ``selfsup.train.ema.EMA``)."""
+(``selfsup.losses.byol_loss``, ``selfsup.core.ema.EMA``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..heads import prediction_head, projection_head
 from ..losses import byol_loss, ntxent_loss
-from ..train.ema import EMA
+from ..core.ema import EMA
 from .layers import GraphEncoder
 
 

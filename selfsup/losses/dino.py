@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.distributed import all_reduce_max, all_reduce_mean, all_reduce_sum
+from ..core.distributed import all_reduce_max, all_reduce_mean, all_reduce_sum
 
 CENTERINGS = ("center", "sinkhorn", "none")
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..train.distributed import gather_with_grad, rank
+from ..core.distributed import gather_with_grad, rank
 
 
 def ntxent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.5, gather_distributed: bool = False) -> Tensor:

@@ -11,8 +11,8 @@ from torch import Tensor
 from ..config import BYOLConfig, ModelConfig
 from ..heads import prediction_head, projection_head
 from ..losses import AffinityRegressor, affinity_gap, byol_loss, clip_repulsion
-from ..train.ema import EMA
-from ..train.schedules import cosine
+from ..core.ema import EMA
+from ..core.schedules import cosine
 from .base import Batch, Method
 
 

@@ -14,8 +14,8 @@ from ..config import DistillConfig
 from ..heads import DINOHead
 from ..losses import TeacherTargets, cross_entropy_pairs, distillation_diagnostics, koleo_loss
 from ..models.tokens import forward_tokens, is_vit, patch_tokens, pool
-from ..train.ema import EMA
-from ..train.schedules import cosine, linear_warmup
+from ..core.ema import EMA
+from ..core.schedules import cosine, linear_warmup
 from .base import Method
 
 

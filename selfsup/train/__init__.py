@@ -1,5 +1,6 @@
-"""Training: loop (trainer), optimizers, schedules, EMA, checkpoints, distributed helpers.
+"""Training: the loop (trainer), optimizers, checkpoints, run folders and their records.
 
-Import from the submodules (``selfsup.train.trainer``, ``selfsup.train.runs``, ...): losses
-use ``selfsup.train.distributed``, so this package imports nothing at load time.
+Only the command line and the studies import this package; the collectives, EMA and schedules
+the losses and methods use live in :mod:`selfsup.core`. Import from the submodules
+(``selfsup.train.trainer``, ``selfsup.train.runs``, ...): this package imports nothing at load time.
 """

@@ -14,7 +14,7 @@ from ..data import DataError, ShardImages
 from ..data.captions import caption_table
 from ..text import CaptionTokenizer
 from ..text.pretrained import minilm_tokenizer
-from .distributed import barrier, is_main
+from ..core.distributed import barrier, is_main
 
 TOKENIZER = "tokenizer.json"
 

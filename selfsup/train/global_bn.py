@@ -10,7 +10,7 @@ import torch.distributed.nn.functional as dist_nn
 import torch.nn as nn
 from torch import Tensor
 
-from .distributed import is_distributed
+from ..core.distributed import is_distributed
 
 
 class GlobalBatchNorm1d(nn.BatchNorm1d):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .distributed import is_main
+from ..core.distributed import is_main
 
 
 class RunLogger:

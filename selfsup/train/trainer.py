@@ -31,11 +31,11 @@ from ..text import CaptionTokenizer, TextSpec
 from .captions import attach_captions
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .run_dir import prepare_run_dir, remove_if_empty
-from .distributed import all_reduce_mean, barrier, init_from_env, is_distributed, is_main, rank, world_size
+from ..core.distributed import all_reduce_mean, barrier, init_from_env, is_distributed, is_main, rank, world_size
 from .global_bn import synchronise_batchnorm
 from .logging import RunLogger, plot_run
 from .optim import build_optimizer
-from .schedules import cosine, warmup_cosine
+from ..core.schedules import cosine, warmup_cosine
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_KEYS = ("method", "optimizer", "step", "rng", "config", "meta")  # what a run's checkpoint holds

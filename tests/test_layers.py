@@ -1,0 +1,43 @@
+"""The house's layers point down: only the command line, export and the studies import the loop's
+package (`selfsup.train`); losses, methods, evaluators and data use `selfsup.core`."""
+
+import ast
+from pathlib import Path
+
+import selfsup
+
+PACKAGE = Path(selfsup.__file__).parent
+MAY_IMPORT_TRAIN = {"cli.py", "export.py"}  # and everything in train/ and study/
+
+
+def _imports_train(path: Path) -> list[str]:
+    """The import statements of ``path`` that reach ``selfsup.train``."""
+    rel = path.relative_to(PACKAGE).parts
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # resolve a relative import against the file's package
+                base = list(rel[:-1])[: len(rel) - node.level]
+                module = ".".join(["selfsup", *base, *([module] if module else [])])
+            if module == "selfsup.train" or module.startswith("selfsup.train."):
+                found.append(module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("selfsup.train")]
+    return found
+
+
+def test_nothing_below_the_loop_imports_it():
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] in ("train", "study") or str(rel) in MAY_IMPORT_TRAIN:
+            continue
+        if found := _imports_train(path):
+            offenders[str(rel)] = found
+    assert offenders == {}
+
+
+def test_the_check_finds_the_imports_that_are_allowed():
+    assert "selfsup.train.runs" in _imports_train(PACKAGE / "study" / "runner.py")  # `from ..train.runs import` at the top
+    assert "selfsup.train.trainer" in _imports_train(PACKAGE / "cli.py")  # `from .train.trainer import` inside a function
