@@ -41,3 +41,11 @@ def test_nothing_below_the_loop_imports_it():
 def test_the_check_finds_the_imports_that_are_allowed():
     assert "selfsup.train.runs" in _imports_train(PACKAGE / "study" / "runner.py")  # `from ..train.runs import` at the top
     assert "selfsup.train.trainer" in _imports_train(PACKAGE / "cli.py")  # `from .train.trainer import` inside a function
+
+
+def test_the_study_report_does_not_import_the_runner_that_imports_it():
+    def siblings(name: str) -> set[str]:
+        tree = ast.parse((PACKAGE / "study" / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1}
+
+    assert "report" in siblings("runner") and "runner" not in siblings("report")  # both take Study from study/spec.py

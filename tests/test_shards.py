@@ -56,7 +56,7 @@ def test_selfsup_shards_writes_a_folder_as_shards_and_names_what_it_skips(tmp_pa
 
 
 def test_selfsup_shards_writes_a_caption_csv_with_its_captions(tmp_path, capsys):
-    photos = photo_folder(tmp_path / "photos", per_class=3, classes=1)
+    photo_folder(tmp_path / "photos", per_class=3, classes=1)
     rows = [f"photos/class0/{i:03d}.jpg\ta photo number {i}" for i in range(3)] + ["photos/class0/000.jpg\t "]
     (tmp_path / "pairs.tsv").write_text("filepath\ttitle\n" + "\n".join(rows) + "\n")
     assert main(["shards", str(tmp_path / "pairs.tsv"), "--out", str(tmp_path / "shards"), "--no-shuffle"]) == 0

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .runner import Study
+    from .spec import Study
 
 # CLI name -> what it tests, in the report's order
 STUDIES: dict[str, str] = {

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..config import AttnDropConfig, Config, DINOConfig, DistillConfig, MAEConfig
 from .report import MARGIN, ROBUSTNESS_COLUMNS, claim, gain, occluded, plot_study, verdict
-from .runner import Study, evaluate_run
+from .runner import evaluate_run
+from .spec import Study
 
 # variant -> changes to the AttnDrop preset's method section (DINO+iBOT and MAE: see variant_config)
 ABLATIONS: dict[str, dict[str, Any]] = {

@@ -17,7 +17,8 @@ from ..config import Config
 from ..train.logging import read_metrics
 from ..train.runs import load_run
 from .report import claim, col
-from .runner import Study, accuracy_row
+from .runner import accuracy_row
+from .spec import Study
 
 VARIANTS = ("BYOL", "no predictor", "momentum 0", "no predictor, momentum 0")
 COLLAPSE_FACTOR = 2.0  # collapsed: kNN accuracy <= this x chance

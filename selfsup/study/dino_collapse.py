@@ -14,7 +14,8 @@ import yaml
 from ..config import Config
 from ..train.logging import read_metrics
 from .report import claim, col
-from .runner import Study, speed
+from .runner import speed
+from .spec import Study
 
 # name -> (centering, sharpen): without sharpening the teacher uses the student's temperature.
 SETTINGS: dict[str, tuple[str, bool]] = {

@@ -14,7 +14,8 @@ from typing import Any
 from ..config import Config
 from ..train.logging import read_metrics
 from .report import claim, col, gain, verdict
-from .runner import Study, accuracy_row
+from .runner import accuracy_row
+from .spec import Study
 
 VARIANTS = ("SGD, linear LR scaling", "LARS")
 SPIKE_RISE = 0.1

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..config import Config
 from .report import ROBUSTNESS_COLUMNS, claim, gain, plot_study, verdict
-from .runner import Study, evaluate_run
+from .runner import evaluate_run
+from .spec import Study
 
 VARIANTS = ("BYOL", "BYOL + LoGo")
 

@@ -7,29 +7,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import Config
+from .spec import Column, KeyPath, Row, Study
 
-if TYPE_CHECKING:
-    from .runner import Study
-
-Row = dict[str, Any]
-KeyPath = tuple[str, ...]
 MARGIN = 1.0  # accuracy points below which a difference is called inconclusive
 VERDICTS = ("held", "did not hold", "inconclusive")
-
-
-@dataclass(frozen=True)
-class Column:
-    """A table column: the values at ``paths`` in a row (nested keys), joined by ' / '."""
-
-    header: str
-    paths: tuple[KeyPath, ...]
-    fmt: str = ".1f"
-    optional: bool = False  # dropped when a row lacks it (e.g. dense mIoU on data without masks)
 
 
 def col(header: str, *keys: str | KeyPath, fmt: str = ".1f", optional: bool = False) -> Column:

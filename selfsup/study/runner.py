@@ -12,10 +12,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from tqdm import tqdm
@@ -28,28 +25,8 @@ from ..models.tokens import require_vit
 from ..train.logging import read_metrics
 from ..train.runs import load_run
 from ..train.trainer import CHECKPOINT, TrainingDiverged, train
-from .report import Column, summarise, write_study
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Study:
-    name: str  # the CLI name, e.g. "byol-collapse"
-    title: str  # the report's heading
-    question: str  # the claims under test, a sentence or two with the source
-    method: str  # the preset's method.name the study needs
-    preset: str  # the CPU budget preset
-    gpu_preset: str  # the papers' scale of settings, for one GPU
-    variants: Callable[[Config], tuple[str, ...]]  # the variant names for a preset
-    configure: Callable[[Config, str], Config]  # the preset with one variant's changes (a copy)
-    evaluate: Callable[[Path, Row], Row]  # (run folder, training summary) -> result row
-    columns: tuple[Column, ...]
-    judge: Callable[[dict[str, Row]], list[dict[str, str]]]  # summarised rows by variant -> claims
-    plot: Callable[[dict[str, Row], Path], Path]  # summarised rows by variant, file -> file
-    plot_name: str
-    epochs: int | None = None  # the CLI's default epochs per run (None: the preset's)
-    diverged: Callable[[Path], Row] | None = None  # what to keep of a run whose loss became NaN/Inf
+from .report import summarise, write_study
+from .spec import Row, Study
 
 
 def run_name(variant: str) -> str:

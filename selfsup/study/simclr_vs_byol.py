@@ -21,7 +21,8 @@ import yaml
 
 from ..config import Config, SimCLRConfig
 from .report import claim, col, gain, verdict
-from .runner import Study, accuracy_row
+from .runner import accuracy_row
+from .spec import Study
 
 METHODS = ("SimCLR", "BYOL")
 WEAK = "crop+flip only"

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..augment import MultiCropAugment, pick_captions
 from ..config import Config, ConfigError, config_to_dict
-from ..data import ShardImages, StreamBatch, StreamingDataset, TensorImageDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
+from ..data import ShardImages, StreamBatch, StreamingDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
 from ..eval.captioning import caption_accuracy, generate_captions
 from ..eval.image_text import image_text_metrics
