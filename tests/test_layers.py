@@ -4,6 +4,8 @@ package (`selfsup.train`); losses, methods, evaluators and data use `selfsup.cor
 import ast
 from pathlib import Path
 
+import pytest
+
 import selfsup
 
 PACKAGE = Path(selfsup.__file__).parent
@@ -49,3 +51,21 @@ def test_the_study_report_does_not_import_the_runner_that_imports_it():
         return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1}
 
     assert "report" in siblings("runner") and "runner" not in siblings("report")  # both take Study from study/spec.py
+
+
+def test_the_trainer_runs_what_a_method_declares_without_knowing_its_type():
+    import inspect
+
+    from selfsup.eval.declared import EVALUATIONS, run_declared
+    from selfsup.methods import method_class
+    from selfsup.train.trainer import evaluate
+
+    assert "ImageTextMethod" not in inspect.getsource(evaluate)
+    assert method_class("clip").evaluations == ("image_text",) and method_class("prefix_lm").evaluations == ("captions",)
+    assert all(name in EVALUATIONS for m in ("clip", "coca", "prefix_lm", "simclr", "dino") for name in method_class(m).evaluations)
+
+    class Odd:
+        evaluations = ("telepathy",)
+
+    with pytest.raises(ValueError, match="unknown evaluation 'telepathy'; known: image_text, captions"):
+        run_declared(Odd(), None, None, 3, (0.5,), (0.5,), 8, "cpu")

@@ -27,10 +27,11 @@ class Method(nn.Module):
 
     ``total_steps`` and ``steps_per_epoch`` let a method run its own schedules (EMA momentum,
     temperatures, freezing) in steps. ``uses_text`` tells the trainer to tokenize captions and
-    put them in the batch.
+    put them in the batch; ``evaluations`` names what the trainer evaluates beyond kNN and the probes.
     """
 
     uses_text: ClassVar[bool] = False
+    evaluations: ClassVar[tuple[str, ...]] = ()  # names in selfsup.eval.declared.EVALUATIONS, run after kNN and the probes
 
     def __init__(self, total_steps: int, steps_per_epoch: int) -> None:
         super().__init__()

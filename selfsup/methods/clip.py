@@ -19,6 +19,7 @@ class CLIP(ImageTextMethod):
     scale; symmetric InfoNCE over the batch (negatives gathered across processes)."""
 
     contrastive = True
+    evaluations = ("image_text",)
 
     def __init__(self, backbone: nn.Module, cfg: CLIPConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1, text: TextSpec | None = None) -> None:
         super().__init__(text, total_steps, steps_per_epoch)

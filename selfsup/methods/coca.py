@@ -36,6 +36,7 @@ class CoCa(ImageTextMethod):
 
     contrastive = True
     captioner = True
+    evaluations = ("image_text", "captions")
 
     def __init__(self, backbone: nn.Module, cfg: CoCaConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1, text: TextSpec | None = None) -> None:
         super().__init__(text, total_steps, steps_per_epoch)

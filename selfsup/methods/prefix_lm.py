@@ -24,6 +24,7 @@ class PrefixLM(ImageTextMethod):
     the prefix-LM mask; loss on the caption tokens after each caption's random prefix."""
 
     captioner = True
+    evaluations = ("captions",)
 
     def __init__(self, backbone: nn.Module, cfg: PrefixLMConfig, model_cfg: ModelConfig, total_steps: int, steps_per_epoch: int = 1, text: TextSpec | None = None) -> None:
         super().__init__(text, total_steps, steps_per_epoch)

@@ -21,9 +21,8 @@ from ..augment import MultiCropAugment, pick_captions
 from ..config import Config, ConfigError, config_to_dict
 from ..data import ShardImages, StreamBatch, StreamingDataset, build_dataset, channel_stats, for_training, limit_images, make_loader
 from ..eval import embedding_std, extract_features, knn_accuracy, linear_probe_accuracy, rankme
-from ..eval.captioning import caption_accuracy, generate_captions
-from ..eval.image_text import image_text_metrics
-from ..methods import ImageTextMethod, Method, build_method, method_class
+from ..eval.declared import run_declared
+from ..methods import Method, build_method, method_class
 from ..methods.base import Batch
 from ..models import build_backbone
 from ..models.tokens import is_vit
@@ -94,8 +93,8 @@ def resolve_run_dir(cfg: Config) -> Path:
 def evaluate(
     cfg: Config, method: Method, probe: nn.Module | None, train_set, test_set, meta: RunParts, device: torch.device, linear: bool, tokenizer: CaptionTokenizer | None = None  # noqa: ANN001 - any datasets
 ) -> dict[str, float]:
-    """kNN, collapse monitors, the online probe's accuracy, (``linear``) the offline linear probe,
-    for contrastive image-text methods zero-shot and retrieval, for captioners caption accuracy (shapes).
+    """kNN, collapse monitors, the online probe's accuracy, (``linear``) the offline linear probe, and
+    the evaluations the method declares (``Method.evaluations``: zero-shot and retrieval, caption accuracy).
 
     The kNN bank and the probe's training set are at most ``eval.max_train_images`` images;
     streamed datasets are read in chunks, so only features are held."""
@@ -113,10 +112,7 @@ def evaluate(
             out["online_probe_acc"] = 100.0 * (pred == yte).float().mean().item()
         if linear:
             out["linear_acc"] = linear_probe_accuracy(ftr, ytr, fte, yte, cfg.eval.linear_epochs, cfg.eval.linear_lr)
-    if isinstance(method, ImageTextMethod) and method.contrastive and not isinstance(test_set, ShardImages):  # shards' captions are not held
-        out.update(image_text_metrics(method, tokenizer, test_set, cfg.data.train_templates, meta.mean, meta.std, cfg.eval.batch_size, device))
-    if isinstance(method, ImageTextMethod) and method.captioner and test_set.attributes is not None:
-        out.update(caption_accuracy(generate_captions(method, tokenizer, test_set, meta.mean, meta.std, device=device), test_set.attributes))
+    out.update(run_declared(method, tokenizer, test_set, cfg.data.train_templates, meta.mean, meta.std, cfg.eval.batch_size, device))  # what the method declares
     return out
 
 
