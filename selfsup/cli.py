@@ -11,6 +11,11 @@ from pathlib import Path
 from .config import ConfigError, DataConfig, apply_overrides, load_config
 
 
+def status(line: str) -> None:
+    """What a long phase is doing, on stderr (stdout keeps the results)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from .train.trainer import train
 
@@ -53,6 +58,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         cfg = apply_overrides(cfg, args.overrides)
     data = replace(cfg.data, stream=False) if (args.dense or args.robustness) and cfg.data.name in ("folder", "csv") else cfg.data  # these read images in memory
     train_set, test_set = (_run_input(build_dataset(data, train=t), meta) for t in (True, False))
+    status(f"evaluating {run.run_dir}: features of {len(train_set)} training and {len(test_set)} test images, kNN, a {cfg.eval.linear_epochs}-epoch linear probe ...")
     result = evaluate(cfg, run.method, run.probe, train_set, test_set, meta, "cpu", linear=True, tokenizer=run.tokenizer)
     for key, value in result.items():
         print(f"{key}: {value:.2f} %" if key.endswith("_acc") else f"{key}: {value:.4f}")
@@ -359,6 +365,7 @@ def _cmd_graph_train(args: argparse.Namespace) -> None:
     graph = {"karate": karate, "sbm": lambda: sbm(seed=args.seed)}.get(args.data, lambda: edge_list(args.data, args.features))()
     torch.manual_seed(args.seed)
     model = GraphSSL(args.method, graph.x.shape[1])
+    status(f"training {args.method} on {args.data} for {args.epochs} epochs, then {args.seeds} seeded probes and supervised baselines ...")
     losses = train_graph_ssl(model, graph.x, graph.edge_index, args.epochs, args.lr, args.seed)
     model.eval()
     with torch.no_grad():
@@ -410,8 +417,49 @@ def _cmd_floors(args: argparse.Namespace) -> None:
     from .eval.floors import floors
 
     cfg = load_config(args.config, args.overrides)
+    status(f"floors of {cfg.data.name}: raw pixels and a random-init {cfg.model.backbone}, kNN and a {cfg.eval.linear_epochs}-epoch linear probe each ...")
     for name, accs in floors(cfg).items():
         print(f"{name:12s} kNN {accs['knn_acc']:.2f} %  linear {accs['linear_acc']:.2f} %  ({cfg.data.name}, {cfg.model.backbone})")
+
+
+# What the arguments many commands share mean; each command's own arguments say it where they are made.
+SHARED_HELP = {
+    "run": "a run folder (its checkpoint.pt and config.yaml)",
+    "runs": "run folders, each with its checkpoint.pt",
+    "split": "which part of a built-in dataset to read",
+    "norm": "the perturbation's norm: l-inf or l2",
+    "algo": "DeepFool-UAP or SGD-UAP",
+    "fit_images": "training-split images the perturbation is fitted on",
+    "held_out": "test-split images it is measured on",
+    "trials": "random node permutations tried per model",
+    "tol": "largest |deviation| that passes",
+    "method": "the graph SSL method",
+    "epochs": "training epochs",
+    "lr": "learning rate (Adam)",
+    "labels_per_class": "labelled nodes per class for the probe and the supervised baseline",
+    "seeds": "seeded label splits to average over",
+    "seed": "seed of the graph and the training",
+}
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every argument's default in --help, except where there is none or the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command the defaults formatter and every argument a description."""
+    parser.formatter_class = _HelpWithDefaults
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _describe(sub)
+        elif not action.help and action.dest in SHARED_HELP:
+            action.help = SHARED_HELP[action.dest]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -433,29 +481,29 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("run")
     m.add_argument("--data", required=True, help="a built-in dataset name, an image folder, a caption CSV or shards ('shards/{00000..00009}.tar')")
     m.add_argument("--split", choices=["train", "test"], default="test")
-    m.add_argument("--out", required=True)
+    m.add_argument("--out", required=True, help="the .npy file of embeddings (labels go to <name>_labels.npy beside it)")
     m.set_defaults(func=_cmd_embed)
     sh = sub.add_parser("shards", help="write WebDataset tar shards from an image folder (class subfolders) or a caption CSV")
     sh.add_argument("source", help="an image folder, or a CSV / TSV of image paths and captions (open_clip's layout)")
     sh.add_argument("--out", required=True, help="folder for the shards, sizes.json and classes.json")
-    sh.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default: 1000)")
+    sh.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
     sh.add_argument("--no-shuffle", action="store_true", help="keep the listing order (default: a seeded shuffle, so that each shard mixes the classes)")
-    sh.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
-    sh.add_argument("--workers", type=int, default=1, help="processes that check each image by decoding it (default: 1)")
-    sh.add_argument("--csv-img-key", default="filepath", help="CSV: the image path column (default: filepath)")
-    sh.add_argument("--csv-caption-key", default="title", help="CSV: the caption column (default: title)")
+    sh.add_argument("--seed", type=int, default=0, help="shuffle seed")
+    sh.add_argument("--workers", type=int, default=1, help="processes that check each image by decoding it")
+    sh.add_argument("--csv-img-key", default="filepath", help="CSV: the image path column")
+    sh.add_argument("--csv-caption-key", default="title", help="CSV: the caption column")
     sh.add_argument("--csv-separator", default="\t", help="CSV: the separator (default: tab)")
     sh.set_defaults(func=_cmd_shards)
     x = sub.add_parser("export", help="write a run's backbone weights as safetensors")
     x.add_argument("run")
-    x.add_argument("--out", required=True)
+    x.add_argument("--out", required=True, help="the .safetensors file to write")
     x.set_defaults(func=_cmd_export)
     a = sub.add_parser("attention", help="PNG grids of a ViT run's last-block [CLS] attention per head")
     a.add_argument("run")
     a.add_argument("--data", help="a built-in dataset name or an image folder (default: the run's dataset)")
     a.add_argument("--split", choices=["train", "test"], default="test")
     a.add_argument("--num", type=int, default=16, help="images to draw (8 per grid)")
-    a.add_argument("--out", required=True)
+    a.add_argument("--out", required=True, help="folder for the PNG grids and attention.json")
     a.set_defaults(func=_cmd_attention)
     from .study import STUDIES
 
@@ -504,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             u.add_argument("runs", nargs="+")
             u.add_argument("--out", help="the matrix as JSON (default: uap_transfer.json)")
-        u.add_argument("--eps", type=float, required=name == "transfer", help="budget on the [0, 1] pixel scale (0.1 = 25.5 / 255)")
+        u.add_argument("--eps", type=float, required=name == "transfer", help="budget on the [0, 1] pixel scale (0.1 = 25.5 / 255)" + ("; required unless --load" if name == "uap" else ""))
         u.add_argument("--norm", choices=["inf", "2"], default="inf")
         u.add_argument("--algo", choices=["deepfool", "sgd"], default="deepfool")
         u.add_argument("--fit-images", type=int, default=500)
@@ -533,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--config", help="YAML preset (see configs/)")
     f.add_argument("overrides", nargs="*", help="section.key=value")
     f.set_defaults(func=_cmd_floors)
+    _describe(p)
     return p
 
 

@@ -79,3 +79,24 @@ def test_torchrun_two_processes(tiny_overrides, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "kNN accuracy" in res.stdout
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 6
+
+
+def test_every_argument_of_every_command_is_described_with_its_default(capsys):
+    import argparse
+
+    from selfsup.cli import build_parser
+
+    def actions(parser, path=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from actions(sub, (*path, name))
+            elif action.dest != "help":
+                yield " ".join(path), action
+
+    undescribed = [f"{cmd} {a.option_strings or a.dest}" for cmd, a in actions(build_parser()) if not a.help]
+    assert undescribed == []
+    with pytest.raises(SystemExit):
+        main(["graph", "train", "--help"])
+    out = capsys.readouterr().out
+    assert "training epochs (default: 200)" in out and "learning rate (Adam) (default: 0.001)" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -309,6 +310,9 @@ def _train(cfg: Config, state: dict[str, Any] | None, run_dir: Path, device: tor
 
     summary: dict[str, Any] = {"run_dir": str(run_dir), "steps": step, "epochs": step / steps_per_epoch, "skipped_files": len(streamed.skipped)}
     if is_main():
+        if cfg.train.progress:
+            bank = min(len(train_set), cfg.eval.max_train_images or len(train_set))
+            print(f"final evaluation: features of {bank} training and {len(test_set)} test images, kNN, a {cfg.eval.linear_epochs}-epoch linear probe ...", file=sys.stderr, flush=True)
         final = evaluate(cfg, method, probe, train_set, test_set, meta, device, linear=True, tokenizer=tokenizer)
         summary.update(final)
         logger.log({"kind": "eval", "step": step, "epoch": step / steps_per_epoch, **final})
