@@ -39,6 +39,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
     else:
         print("no labels: kNN and linear probe not measured")
     print(f"collapse monitors: embedding std {summary['embedding_std']:.4f}, RankMe {summary['rankme']:.1f}")
+    if "zeroshot_top1" in summary:
+        print(f"zero-shot accuracy (held-out templates): top-1 {summary['zeroshot_top1']:.2f} %, top-5 {summary['zeroshot_top5']:.2f} %")
+    if "image_to_text_R@1" in summary:
+        print(f"retrieval R@1 on held-out pairs: image -> text {summary['image_to_text_R@1']:.1f} %, text -> image {summary['text_to_image_R@1']:.1f} %")
+    if "caption_all_acc" in summary:
+        print(f"caption accuracy: shape {summary['caption_shape_acc']:.1f} %, colour {summary['caption_colour_acc']:.1f} %, all {summary['caption_all_acc']:.1f} %")
     if summary.get("skipped_files"):
         print(f"skipped {summary['skipped_files']} unreadable files (listed in metrics.jsonl)")
     print("plots: " + ", ".join(summary["plots"]))

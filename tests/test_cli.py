@@ -100,3 +100,17 @@ def test_every_argument_of_every_command_is_described_with_its_default(capsys):
         main(["graph", "train", "--help"])
     out = capsys.readouterr().out
     assert "training epochs (default: 200)" in out and "learning rate (Adam) (default: 0.001)" in out
+
+
+@pytest.mark.slow
+def test_the_readme_export_snippet_runs_as_written(tiny_overrides, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    snippet = readme.split("Exported weights load into timm directly:\n\n```python\n")[1].split("```")[0]
+    assert main(["train", *tiny_overrides, "train.max_steps=2"]) == 0
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "backbone.safetensors")]) == 0
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(snippet, scope)  # noqa: S102 - README's own code
+    assert scope["features"].shape == (4, 128) and torch.isfinite(scope["features"]).all()
