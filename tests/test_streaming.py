@@ -151,3 +151,16 @@ def test_embed_reads_an_rgb_folder_as_a_grey_run_takes_it(tiny_overrides, tmp_pa
     photos = photo_folder(tmp_path / "photos", per_class=3)
     assert main(["embed", str(tmp_path / "run"), "--data", str(photos), "--out", str(tmp_path / "e.npy")]) == 0
     assert np.load(tmp_path / "e.npy").shape == (6, 128)
+
+
+def test_a_batch_with_unreadable_images_keeps_its_size():
+    from selfsup.data.stream import Bad, collate_stream
+
+    def item(v: int) -> tuple:
+        return [torch.full((3, 4, 4), v, dtype=torch.uint8)], v, None
+
+    items = [item(1), Bad("a.jpg", "a.jpg: broken"), item(2), Bad("b.jpg", "b.jpg: broken")]
+    batch = collate_stream(items, fill=True)  # training: the readable ones fill the gaps
+    assert batch.views[0].shape == (4, 3, 4, 4) and batch.labels.tolist() == [1, 2, 1, 2]
+    assert [str(b) for b in batch.skipped] == ["a.jpg: broken", "b.jpg: broken"]
+    assert collate_stream(items).labels.tolist() == [1, 2]  # evaluation: each image once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import numpy as np
 import torch
@@ -43,10 +44,10 @@ def make_loader(
         dataset.split(me, world)
         dataset.shuffle = dataset.repeat = shuffle  # training: a shuffled stream that never runs dry; else one pass in order
         # Not persistent: each epoch's workers copy the dataset anew, with its epoch and resume offset.
-        return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, drop_last=drop_last, collate_fn=collate_stream, generator=generator)
+        return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, drop_last=drop_last, collate_fn=partial(collate_stream, fill=drop_last), generator=generator)
     if isinstance(dataset, ImageFiles):
         sampler = EpochSampler(len(dataset), shuffle, seed, me, world)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last, collate_fn=collate_stream, generator=generator, persistent_workers=num_workers > 0)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last, collate_fn=partial(collate_stream, fill=drop_last), generator=generator, persistent_workers=num_workers > 0)
     sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last) if distributed else None
     batched = isinstance(dataset, TensorImageDataset)
     return DataLoader(

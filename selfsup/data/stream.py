@@ -50,11 +50,16 @@ class StreamBatch:
     skipped: list[Bad]
 
 
-def collate_stream(items: list[tuple | Bad]) -> StreamBatch:
+def collate_stream(items: list[tuple | Bad], fill: bool = False) -> StreamBatch:
+    """Stack the readable items' views. ``fill`` (training): an unreadable item's place is taken by a
+    readable one of the same batch, so every batch keeps its size (processes that gather negatives
+    need equal ones); evaluation batches just leave it out."""
     good = [it for it in items if not isinstance(it, Bad)]
     skipped = [it for it in items if isinstance(it, Bad)]
     if not good:
         return StreamBatch([], torch.empty(0, dtype=torch.long), None, skipped)
+    if fill:
+        good = [good[i % len(good)] for i in range(len(items))]
     views = [torch.stack(v) for v in zip(*(it[0] for it in good))]
     labels = torch.tensor([it[1] for it in good], dtype=torch.long)
     text = torch.stack([it[2] for it in good]) if good[0][2] is not None else None
