@@ -91,16 +91,14 @@ def _dataset_for(name_or_path: str, run_data: DataConfig, split: str, in_memory:
     folder, a caption CSV or WebDataset shards (a pattern naming ``.tar`` files), all of it."""
     from .data import DATASETS, build_dataset
 
-    if name_or_path in DATASETS:
-        if in_memory and name_or_path == "wds":
-            raise ValueError("this command needs its images in memory: give it an image folder or a CSV, not shards")
-        stream = False if in_memory and name_or_path in ("folder", "csv") else run_data.stream
-        return build_dataset(replace(run_data, name=name_or_path, stream=stream), train=split == "train")
-    kind = "wds" if ".tar" in name_or_path else "csv" if Path(name_or_path).is_file() else "folder"
+    named = name_or_path in DATASETS
+    kind = name_or_path if named else "wds" if ".tar" in name_or_path else "csv" if Path(name_or_path).is_file() else "folder"
     if in_memory and kind == "wds":
         raise ValueError("this command needs its images in memory: give it an image folder or a CSV, not shards")
-    data = replace(run_data, name=kind, path=name_or_path, test_fraction=0.0, val_path=None, stream=False if in_memory else None)
-    return build_dataset(data, train=True)
+    stream = False if in_memory and kind in ("folder", "csv") else (run_data.stream if named else None)
+    if named:
+        return build_dataset(replace(run_data, name=kind, stream=stream), train=split == "train")
+    return build_dataset(replace(run_data, name=kind, path=name_or_path, test_fraction=0.0, val_path=None, stream=stream), train=True)
 
 
 def _run_input(dataset, meta):  # noqa: ANN001, ANN202
@@ -114,28 +112,23 @@ def _run_input(dataset, meta):  # noqa: ANN001, ANN202
 
 def _cmd_embed(args: argparse.Namespace) -> None:
     import numpy as np
-    import torch
     from tqdm import tqdm
 
-    from .augment import eval_transform
-    from .data import iterate_images
+    from .eval.features import iter_features
     from .train.runs import load_run
 
     run = load_run(args.run)
     dataset = _run_input(_dataset_for(args.data, run.cfg.data, args.split), run.meta)
-    encoder = run.encoder().eval()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    batches = iterate_images(dataset, run.cfg.eval.batch_size, run.cfg.data.num_workers)
+    chunks = iter_features(run.encoder(), dataset, run.meta.mean, run.meta.std, run.cfg.eval.batch_size, num_workers=run.cfg.data.num_workers)
     feats, labels, n = None, [], 0
-    with torch.no_grad():
-        for images, y in tqdm(batches, total=-(-len(dataset) // run.cfg.eval.batch_size), desc="embed", unit="batch", leave=False):
-            f = encoder(eval_transform(images, run.meta.mean, run.meta.std)).float().numpy()
-            if feats is None:  # written chunk by chunk into the file, never all held
-                feats = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(dataset), f.shape[1]))
-            feats[n : n + len(f)] = f
-            labels.append(y.numpy())
-            n += len(f)
+    for f, y in tqdm(chunks, total=-(-len(dataset) // run.cfg.eval.batch_size), desc="embed", unit="batch", leave=False):
+        if feats is None:  # written chunk by chunk into the file, never all held
+            feats = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(dataset), f.shape[1]))
+        feats[n : n + len(f)] = f.numpy()
+        labels.append(y.numpy())
+        n += len(f)
     if feats is None:
         raise ValueError(f"{args.data}: no image could be read")
     feats.flush()

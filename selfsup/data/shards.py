@@ -13,6 +13,7 @@ bytes, decoded only when they leave it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import tarfile
@@ -148,26 +149,24 @@ class ShardImages(StreamingDataset, IterableDataset):
             return
         skip = len(range(role, self.skip_batches, workers)) * self.batch_size
         rng = random.Random(hash((self.seed, self.epoch, self.rank, role)))
+        for sample in itertools.islice(self._shuffled(shards, rng), skip, None):  # skipped ones are never decoded
+            yield self._decode(sample)
+
+    def _shuffled(self, shards: list[Path], rng: random.Random) -> Iterator[dict | Bad]:
+        """The shards' still-encoded samples through the shuffle buffer: one pass, or pass after pass (``repeat``)."""
         buffer: list[dict | Bad] = []
         while True:
             good = 0
             for sample in self._samples(shards):
                 good += not isinstance(sample, Bad)
-                if self.shuffle and self.shuffle_buffer > 1:
-                    buffer.append(sample)
-                    if len(buffer) < self.shuffle_buffer:
-                        continue
-                    sample = buffer.pop(rng.randrange(len(buffer)))
-                if skip:
-                    skip -= 1
+                if not (self.shuffle and self.shuffle_buffer > 1):
+                    yield sample
                     continue
-                yield self._decode(sample)
+                buffer.append(sample)
+                if len(buffer) >= self.shuffle_buffer:
+                    yield buffer.pop(rng.randrange(len(buffer)))
             while buffer:
-                sample = buffer.pop(rng.randrange(len(buffer)))
-                if skip:
-                    skip -= 1
-                    continue
-                yield self._decode(sample)
+                yield buffer.pop(rng.randrange(len(buffer)))
             if not self.repeat or not good:  # one pass, or nothing readable to repeat
                 return
 

@@ -239,8 +239,6 @@ def _train(cfg: Config, state: dict[str, Any] | None, run_dir: Path, device: tor
                     continue
                 images, labels, *text = batch
                 images = images.to(device, non_blocking=True)
-            if step >= last_step:
-                break
             if step == 0 and is_main() and cfg.train.progress:
                 tqdm.write(f"first batch {time.perf_counter() - started:.1f} s after start")
             lr = warmup_cosine(step, total_steps, warmup, cfg.optim.lr, cfg.optim.min_lr)
