@@ -4,6 +4,15 @@ A run's configuration is a :class:`Config`. It is filled from a YAML preset and 
 ``key=value`` overrides (``optim.lr=0.001``, ``method.temperature=0.2``). Unknown keys raise
 :class:`ConfigError` naming the key and the valid ones. The ``method`` section is typed by the
 method's own dataclass (:data:`METHOD_CONFIGS`), chosen by ``method.name``.
+
+Why not OmegaConf's structured configs (measured with omegaconf 2.3 on these dataclasses):
+``OmegaConf.structured(Config)`` types ``method`` by its default (SimCLR), so
+``method.name=dino method.ibot_weight=1`` fails with "Key 'ibot_weight' not in 'SimCLRConfig'":
+the schema switch by ``method.name`` (:func:`_method_config`) would stay ours. Its unknown-key
+error ("Key 'lrr' not in 'OptimConfig'. Did you mean: 'lr'?") names neither the section path nor
+the valid keys, so every error would be caught and rewritten to keep today's messages; the minimums
+(:func:`check_counts`) and YAML line numbers stay ours either way. What it would replace is
+:func:`_coerce` (~35 lines), for a dependency and 50 ms of import; we keep ours.
 """
 
 from __future__ import annotations
@@ -33,38 +42,37 @@ class DataConfig:
     num_images: int = 5000  # shapes: how many to generate (train + test)
     test_fraction: float = 0.2  # shapes / folder / csv: held-out fraction of the images (wds: of the shards) for evaluation
     skip_bad: bool = False  # skip unreadable images / bad CSV rows (counted in the log) instead of failing
-    csv_img_key: str = "filepath"  # csv: open_clip's column names and separator
-    csv_caption_key: str = "title"
-    csv_separator: str = "\t"
+    csv_img_key: str = "filepath"  # csv: the image path column (open_clip's names)
+    csv_caption_key: str = "title"  # csv: the caption column
+    csv_separator: str = "\t"  # csv: the column separator (a tab, as open_clip writes)
     train_templates: int = 3  # shapes / digits captions: the first N built-in templates caption training images; the rest are held out for zero-shot
     seed: int = 0  # generation and split seed
-    batch_size: int = 256
-    num_workers: int = 0
+    batch_size: int = 256  # the global batch: under torchrun each process takes batch_size / world
+    num_workers: int = 0  # DataLoader worker processes (streamed data decodes in them)
 
 
 @dataclass
 class AugmentConfig:
     """Views made on the training device. Per-view lists hold one value per global crop."""
 
-    n_global: int = 2
-    n_local: int = 0
-    global_size: int | None = None  # default: the data's image size
-    local_size: int | None = None  # default: about 3/7 of the global size
-    global_scale: tuple[float, float] = (0.5, 1.0)  # digits lose their identity in small crops
-    local_scale: tuple[float, float] = (0.05, 0.2)
+    n_global: int = 2  # global crops per image (SimCLR / BYOL: the two views)
+    n_local: int = 0  # local (small) crops per image; DINO, AttnDrop and LoGo use them
+    global_size: int | None = None  # global crop side in pixels (default: the data's image size)
+    local_size: int | None = None  # local crop side in pixels (default: about 3/7 of the global size; ViTs: a multiple of the patch)
+    global_scale: tuple[float, float] = (0.5, 1.0)  # global crops: area fraction range of the image (digits lose their identity in small crops)
+    local_scale: tuple[float, float] = (0.05, 0.2)  # local crops: area fraction range of the image
     ratio: tuple[float, float] = (3 / 4, 4 / 3)  # every crop's aspect ratio range (width / height), as RandomResizedCrop's
-    hflip: bool = False  # off for digits; on for natural images
-    jitter_prob: float = 0.8
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.2
-    hue: float = 0.1
-    grayscale_prob: float = 0.2
-    # BYOL's paper uses asymmetric views for natural images: blur [1.0, 0.1], solarize [0.0, 0.2].
-    blur_prob: list[float] = field(default_factory=lambda: [0.2])
-    solarize_prob: list[float] = field(default_factory=lambda: [0.0])
-    local_blur_prob: float = 0.5
-    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    hflip: bool = False  # random horizontal flip (off for digits; on for natural images)
+    jitter_prob: float = 0.8  # probability of colour jitter per view
+    brightness: float = 0.4  # colour jitter strengths (torchvision ColorJitter semantics)
+    contrast: float = 0.4  # colour jitter: contrast strength
+    saturation: float = 0.2  # colour jitter: saturation strength
+    hue: float = 0.1  # colour jitter: hue shift, a fraction of the colour circle
+    grayscale_prob: float = 0.2  # probability of grayscale per view
+    blur_prob: list[float] = field(default_factory=lambda: [0.2])  # Gaussian blur probability per global view (one value for all, or one per view; BYOL's paper: [1.0, 0.1])
+    solarize_prob: list[float] = field(default_factory=lambda: [0.0])  # solarize probability per global view (BYOL: [0.0, 0.2])
+    local_blur_prob: float = 0.5  # Gaussian blur probability on each local view
+    blur_sigma: tuple[float, float] = (0.1, 2.0)  # Gaussian blur sigma range, in pixels
 
 
 @dataclass
@@ -72,29 +80,29 @@ class ModelConfig:
     backbone: str = "vit_micro"  # a preset of selfsup.models or any timm model name
     global_pool: str | None = None  # override the preset's pooling: "token" ([CLS]), "avg" or "max" over patch tokens (ViTs)
     patch_size: int | None = None  # override a ViT preset's patch side (more tokens per image)
-    proj_hidden: int = 512
-    proj_dim: int = 128
-    pred_hidden: int = 512
+    proj_hidden: int = 512  # projection head hidden width (SimCLR, BYOL)
+    proj_dim: int = 128  # projection head output width
+    pred_hidden: int = 512  # BYOL's predictor hidden width
 
 
 @dataclass
 class SimCLRConfig:
     name: str = "simclr"
-    temperature: float = 0.2
-    gather_distributed: bool = True
+    temperature: float = 0.2  # NT-Xent temperature
+    gather_distributed: bool = True  # gather negatives from every process (with gradient) under torchrun
 
 
 @dataclass
 class BYOLConfig:
     name: str = "byol"
     momentum: float = 0.99  # EMA momentum at step 0, raised to 1 by a cosine schedule
-    momentum_end: float = 1.0
+    momentum_end: float = 1.0  # EMA momentum at the last step
     predictor: bool = True  # False: the online projection is compared with the target directly (BYOL's collapse ablation)
     # LoGo (Zhang et al., CVPR 2022) on top of BYOL: needs augment.n_local >= 2
     logo: bool = False
     repel_weight: float = 1.0  # lambda on the local-local repulsion, before the gradient clip
     repel_grad_ratio: float = 0.5  # repulsion gradient norm <= this x attraction's, at the local embeddings
-    affinity_hidden: int = 512
+    affinity_hidden: int = 512  # LoGo: the affinity regressor's hidden width
 
 
 @dataclass
@@ -102,24 +110,24 @@ class DistillConfig:
     """What the self-distillation methods (DINO, AttnDrop) share: heads, temperatures, centring, EMA."""
 
     name: str = ""
-    out_dim: int = 4096  # prototypes (DINO's ViT-S uses 65,536)
-    hidden_dim: int = 2048
-    bottleneck_dim: int = 256
-    norm_last_layer: bool = True
+    out_dim: int = 4096  # the head's prototypes (DINO's ViT-S uses 65,536)
+    hidden_dim: int = 2048  # the head MLP's hidden width
+    bottleneck_dim: int = 256  # the head's bottleneck before the weight-normalised last layer
+    norm_last_layer: bool = True  # fix the last layer's row norms to 1 (DINO's default; stabler)
     use_bn_in_head: bool = False  # BatchNorm in the head's MLP (DINO's option for ResNets; helps tiny ViTs)
-    student_temp: float = 0.1
-    teacher_temp: float = 0.07  # after warm-up
-    warmup_teacher_temp: float = 0.04
-    warmup_teacher_temp_epochs: float = 30.0
+    student_temp: float = 0.1  # student softmax temperature
+    teacher_temp: float = 0.07  # teacher softmax temperature after warm-up
+    warmup_teacher_temp: float = 0.04  # teacher temperature at step 0, raised linearly to teacher_temp
+    warmup_teacher_temp_epochs: float = 30.0  # epochs of the teacher temperature warm-up
     centering: str = "center"  # center | sinkhorn | none
-    center_momentum: float = 0.9
-    momentum: float = 0.996  # teacher EMA, raised to momentum_end by a cosine schedule
-    momentum_end: float = 1.0
-    freeze_last_layer_epochs: float = 1.0
-    koleo_weight: float = 0.0  # DINOv2: 0.1
+    center_momentum: float = 0.9  # EMA momentum of the teacher logits' centre
+    momentum: float = 0.996  # teacher EMA momentum at step 0, raised to momentum_end by a cosine schedule
+    momentum_end: float = 1.0  # teacher EMA momentum at the last step
+    freeze_last_layer_epochs: float = 1.0  # epochs at the start in which the head's last layer gets no update
+    koleo_weight: float = 0.0  # KoLeo spreading term on the student's global features (DINOv2: 0.1)
     patch_out_dim: int = 4096  # the patch (iBOT) head's prototypes
-    patch_teacher_temp: float = 0.07
-    patch_warmup_teacher_temp: float = 0.04
+    patch_teacher_temp: float = 0.07  # patch head teacher temperature after warm-up
+    patch_warmup_teacher_temp: float = 0.04  # patch head teacher temperature at step 0
 
 
 @dataclass
@@ -127,8 +135,8 @@ class DINOConfig(DistillConfig):
     """DINO; with ``ibot_weight``, ``koleo_weight`` and ``centering="sinkhorn"`` the DINOv2 recipe."""
 
     name: str = "dino"
-    ibot_weight: float = 0.0  # DINOv2: 1.0; 0 turns iBOT (and masking) off
-    ibot_mask_ratio: tuple[float, float] = (0.1, 0.5)
+    ibot_weight: float = 0.0  # weight of iBOT's masked patch loss (DINOv2: 1.0; 0 turns iBOT and masking off)
+    ibot_mask_ratio: tuple[float, float] = (0.1, 0.5)  # iBOT: range of the share of patches masked in a masked view
     ibot_mask_prob: float = 0.5  # fraction of global views that are masked
 
 
@@ -138,25 +146,25 @@ class AttnDropConfig(DistillConfig):
     of the dropped ones; the teacher's [CLS] attention picks the tokens the student keeps."""
 
     name: str = "attndrop"
-    keep_ratio: float = 0.5  # 1.0 turns dropping (and so reconstruction) off
+    keep_ratio: float = 0.5  # share of patch tokens the student keeps; 1.0 turns dropping (and so reconstruction) off
     drop_policy: str = "attention"  # attention | random | low_attention
-    w_cls: float = 1.0
-    w_patch: float = 1.0
-    w_recon: float = 1.0
+    w_cls: float = 1.0  # weight of the [CLS] distillation loss (0 turns it off)
+    w_patch: float = 1.0  # weight of the patch distillation loss at the kept tokens
+    w_recon: float = 1.0  # weight of the pixel reconstruction of the dropped patches
     norm_pix_loss: bool = True  # per-patch normalised pixel targets
-    decoder_dim: int = 128
-    decoder_depth: int = 2
-    decoder_heads: int = 4
+    decoder_dim: int = 128  # pixel decoder width
+    decoder_depth: int = 2  # pixel decoder blocks
+    decoder_heads: int = 4  # pixel decoder attention heads
 
 
 @dataclass
 class MAEConfig:
     name: str = "mae"
-    mask_ratio: float = 0.75
+    mask_ratio: float = 0.75  # share of patches removed at random
     norm_pix_loss: bool = True  # per-patch normalised pixel targets
-    decoder_dim: int = 128
-    decoder_depth: int = 2
-    decoder_heads: int = 4
+    decoder_dim: int = 128  # decoder width
+    decoder_depth: int = 2  # decoder blocks
+    decoder_heads: int = 4  # decoder attention heads
 
 
 @dataclass
@@ -166,12 +174,12 @@ class ImageTextConfig:
     name: str = ""
     vocab_size: int = 1000  # the BPE tokenizer trained on the run's captions stops at this size
     context_length: int = 32  # tokens per caption, <start_of_text> and <end_of_text> included
-    text_width: int = 128
+    text_width: int = 128  # the text transformer's width
     text_layers: int = 4  # CoCa: the unimodal half; prefix-LM: the whole image+text transformer
-    text_heads: int = 4
-    embed_dim: int = 128  # the shared image-text embedding
-    logit_scale_init: float = 2.659260036932778  # ln(1 / 0.07); the scale is clamped at 100
-    gather_distributed: bool = True
+    text_heads: int = 4  # the text transformer's attention heads
+    embed_dim: int = 128  # width of the shared image-text embedding
+    logit_scale_init: float = 2.659260036932778  # initial log logit scale, ln(1 / 0.07); the scale is clamped at 100
+    gather_distributed: bool = True  # score each process's rows against features gathered from all (open_clip's local loss)
 
 
 @dataclass
@@ -185,8 +193,8 @@ class CoCaConfig(ImageTextConfig):
     name: str = "coca"
     multimodal_layers: int = 2  # the decoder's half that cross-attends to the image
     caption_queries: int = 16  # attentional pooler queries the decoder attends to
-    contrastive_weight: float = 1.0
-    caption_weight: float = 2.0
+    contrastive_weight: float = 1.0  # weight of the contrastive loss
+    caption_weight: float = 2.0  # weight of the captioning loss
 
 
 @dataclass
@@ -209,40 +217,40 @@ METHOD_CONFIGS: dict[str, type] = {
 @dataclass
 class OptimConfig:
     name: str = "adamw"  # adamw | sgd | lars
-    lr: float = 1e-3
-    min_lr: float = 1e-5
-    warmup_epochs: float = 1.0
-    weight_decay: float = 0.05
+    lr: float = 1e-3  # peak learning rate, after warm-up
+    min_lr: float = 1e-5  # learning rate at the end of the cosine schedule
+    warmup_epochs: float = 1.0  # linear learning-rate warm-up
+    weight_decay: float = 0.05  # weight decay (at the start, if weight_decay_end is set)
     weight_decay_end: float | None = None  # cosine weight-decay schedule end (None = constant)
-    momentum: float = 0.9  # sgd / lars
-    clip_grad: float | None = 3.0
-    lars_eta: float = 0.02
+    momentum: float = 0.9  # sgd / lars: momentum
+    clip_grad: float | None = 3.0  # clip the gradient norm at this (None: no clipping)
+    lars_eta: float = 0.02  # LARS trust coefficient
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
+    epochs: int = 20  # passes over the training data
     precision: str = "fp32"  # fp32 | bf16
-    seed: int = 0
+    seed: int = 0  # seed of initialisation, views and data order
     threads: int | None = None  # torch intra-op threads (None = torch's default)
-    out_dir: str = "runs"
+    out_dir: str = "runs"  # run folders are created here
     run_name: str | None = None  # default: <method>_<dataset>_<time>
-    online_probe: bool = True
+    online_probe: bool = True  # train a linear probe on detached features during training (its accuracy at every evaluation)
     eval_every: int = 5  # epochs between kNN / collapse evaluations
     ckpt_every: int = 1  # epochs between checkpoints
     ckpt_every_steps: int | None = None  # also a checkpoint every N steps within an epoch (long epochs: a kill loses at most N steps)
     log_every: int = 10  # steps between `train` records in metrics.jsonl (mean loss over them)
     max_steps: int | None = None  # stop early (tests, smoke runs)
-    progress: bool = True
+    progress: bool = True  # show progress bars
 
 
 @dataclass
 class EvalConfig:
-    knn_k: int = 20
-    knn_temperature: float = 0.07
-    linear_epochs: int = 100
-    linear_lr: float = 0.1
-    batch_size: int = 512
+    knn_k: int = 20  # kNN: neighbours that vote (cosine similarity)
+    knn_temperature: float = 0.07  # kNN: votes weighted by exp(similarity / T)
+    linear_epochs: int = 100  # offline linear probe: epochs on frozen, standardised features
+    linear_lr: float = 0.1  # offline linear probe: learning rate
+    batch_size: int = 512  # batch size of feature extraction
     max_train_images: int | None = None  # the kNN bank and the linear probe use at most this many training images (a seeded sample; None: all)
 
 
