@@ -1,5 +1,5 @@
 """How far a backbone gets *supervised* on MNIST-5k's 4,000 training images: the ceiling a
-self-supervised run of that backbone is judged against (README, Accuracy).
+self-supervised run of that backbone is judged against (docs/results.md).
 
 Labels, the same fixed split, random shifts of up to 2 px, AdamW (lr 1e-3, one-cycle, weight
 decay 0.05), batch 128; prints the test accuracy.

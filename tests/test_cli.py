@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from selfsup.cli import main
+from selfsup.config import load_config
+from selfsup.eval.floors import floors
 
 from .conftest import rebuild_exported
 from .test_distributed import _free_port
@@ -21,7 +23,8 @@ def _umask() -> int:
 
 @pytest.mark.slow
 def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
-    assert main(["train", *tiny_overrides, "method=byol"]) == 0
+    job = [*tiny_overrides, "train.epochs=3"]  # the default job (SimCLR), on digits: seconds
+    assert main(["train", *job]) == 0
     out = capsys.readouterr().out
     assert "kNN accuracy" in out and "linear probe accuracy" in out and "loss.png" in out
     run = tmp_path / "run"
@@ -29,7 +32,10 @@ def test_train_eval_embed_export_end_to_end(tiny_overrides, tmp_path, capsys):
         assert (run / name).is_file(), name
     assert list((run / "tensorboard").iterdir())
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["knn_acc"] > 30  # 10 classes: chance is 10 %
+    # It must beat an untrained copy of its backbone, measured by the same code on the same split:
+    # over seeds 0-2 this budget gives kNN 59-64 % against the random-init floor's 37-38 %.
+    floor = floors(load_config(None, job))["random_init"]["knn_acc"]
+    assert summary["knn_acc"] > floor + 10, (summary["knn_acc"], floor)
 
     assert main(["eval", str(run)]) == 0
     assert "knn_acc" in json.loads((run / "eval.json").read_text())
