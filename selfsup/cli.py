@@ -511,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="the study's preset (default: its CPU budget preset, see configs/)")
     s.add_argument("--gpu", action="store_true", help="use the study's GPU preset (the papers' scale of settings)")
     s.add_argument("--epochs", type=int, help="epochs per run (default: on the study's CPU preset its budget: dino-collapse 6, attndrop 5, byol-collapse 10; otherwise the preset's)")
-    s.add_argument("--seeds", type=int, nargs="+", help="training seeds; each variant runs once per seed, tables show mean ± std (default: the preset's seed)")
+    s.add_argument("--seeds", type=int, nargs="+", help="training seeds; each variant runs once per seed, tables show mean ± std; verdicts need >= 3 (default: the preset's seed and the next two)")
     s.add_argument("--variants", nargs="+", help="run only these variants (quote names with spaces)")
     s.add_argument("--out", help="study folder (default: runs/study_<name>)")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every run")

@@ -4,8 +4,10 @@ study states; each variant changes what it says and nothing else; every preset b
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 import torch.nn as nn
 
 from selfsup.config import BYOLConfig, ModelConfig, load_config
@@ -19,9 +21,20 @@ from selfsup.study.report import gain, summarise, verdict
 ROOT = Path(__file__).parents[1]
 
 
-def _by(rows):
-    """Rows (variant, seed, numbers) -> the summarised rows a study's judge receives."""
-    return summarise([{"seed": 0, "diverged": False, **r} for r in rows])
+SEEDS = (0, 1, 2)
+NOISE = (-0.3, 0.0, 0.3)  # a per-seed wobble every variant shares: the paired differences are exact
+
+
+def _by(rows, seeds=SEEDS):
+    """Rows (variant, numbers) -> the summarised rows a study's judge receives: each row run at
+    ``seeds``, its numbers moved by the same wobble in every variant (paired seeds)."""
+    runs = []
+    for r in rows:
+        for seed in seeds:
+            wobble = NOISE[seed % len(NOISE)]
+            moved = {k: v + wobble if isinstance(v, float) and k.endswith("_acc") else v for k, v in r.items()}
+            runs.append({"seed": seed, "diverged": False, **moved})
+    return summarise(runs)
 
 
 def test_summary_is_mean_and_sample_std_over_seeds_and_counts_divergence():
@@ -29,30 +42,34 @@ def test_summary_is_mean_and_sample_std_over_seeds_and_counts_divergence():
     rows.append({"variant": "a", "seed": 2, "diverged": True, "diverged_step": 5})
     a = summarise(rows)["a"]
     assert a["knn_acc"] == 12.0 and a["std"]["knn_acc"] == pytest.approx(math.sqrt(8)) and a["curve"] == [{"x": 12.0}]
-    assert (a["n"], a["diverged"], a["seeds"]) == (2, 1, [0, 1, 2])
+    assert (a["n"], a["diverged"], a["seeds"]) == (2, 1, [0, 1, 2]) and sorted(a["per_seed"]) == [0, 1]
 
 
-def test_verdict_needs_the_margin_and_twice_the_standard_error():
-    assert [verdict(d) for d in (1.0, 0.9, -1.0)] == ["held", "inconclusive", "did not hold"]
-    assert verdict(3.0, error=2.0) == "inconclusive" and verdict(4.0, error=2.0) == "held"
-    seeds = summarise([{"variant": v, "seed": s, "knn_acc": x, "linear_acc": x} for v, xs in (("a", (60, 70)), ("b", (55, 57))) for s, x in enumerate(xs)])
-    difference, error = gain(seeds["a"], seeds["b"])
-    assert difference == 9.0 and error == pytest.approx(math.sqrt(50 / 2 + 2 / 2))
+def test_gain_pairs_the_seeds_both_variants_ran():
+    rows = [{"variant": v, "seed": s, "knn_acc": x, "linear_acc": x + 2} for v, xs in (("a", (60, 70, 65)), ("b", (55, 57, 61))) for s, x in enumerate(xs)]
+    rows.append({"variant": "b", "seed": 3, "knn_acc": 0.0, "linear_acc": 0.0})  # no partner in a: left out
+    d = gain(*[summarise(rows)[v] for v in ("a", "b")])
+    assert d.by_seed == {0: 5.0, 1: 13.0, 2: 4.0}
+    low, high = d.interval
+    half = stats.t.ppf(0.975, 2) * np.std([5.0, 13.0, 4.0], ddof=1) / math.sqrt(3)  # the t interval, written out
+    assert (low, high) == pytest.approx((22 / 3 - half, 22 / 3 + half))
+    assert verdict(d) == "inconclusive"  # the interval [-5.1, 19.8] holds 0
 
 
 def test_simclr_vs_byol_claims_follow_the_accuracy_drops(tmp_path):
     study = load_study("simclr-vs-byol")
     judge = study.judge
 
-    def rows(simclr_small, byol_small, simclr_weak, byol_weak):
+    def rows(simclr_small, byol_small, simclr_weak, byol_weak, seeds=SEEDS):
         acc = {"SimCLR, batch 256": 80, "SimCLR, batch 32": simclr_small, "BYOL, batch 256": 80, "BYOL, batch 32": byol_small, "SimCLR, crop+flip only": simclr_weak, "BYOL, crop+flip only": byol_weak}
-        return _by([{"variant": v, "knn_acc": a, "linear_acc": a, "batch": 256} for v, a in acc.items()])
+        return _by([{"variant": v, "knn_acc": float(a), "linear_acc": float(a), "batch": 256} for v, a in acc.items()], seeds)
 
     claims = judge(rows(simclr_small=70, byol_small=78, simclr_weak=60, byol_weak=75))
     assert [c["verdict"] for c in claims] == ["held", "held", "held"]
-    assert "SimCLR -10.0 points, BYOL -2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"]
+    assert "SimCLR -10.0 points, BYOL -2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"] and "3 seeds" in claims[0]["evidence"]
     claims = judge(rows(simclr_small=79.5, byol_small=70, simclr_weak=79.5, byol_weak=76))
-    assert [c["verdict"] for c in claims] == ["did not hold", "inconclusive", "did not hold"]
+    assert [c["verdict"] for c in claims] == ["did not hold", "did not hold", "did not hold"]  # the second: inside +-1 point
+    assert [c["verdict"] for c in judge(rows(70, 78, 60, 75, seeds=(0, 1)))] == ["inconclusive"] * 3  # two seeds cannot decide
     assert study.plot(rows(70, 78, 60, 75), tmp_path / "plot.png").stat().st_size > 10_000
 
 
@@ -84,7 +101,9 @@ def test_lars_spikes_and_verdict():
     claim = judge(nan)[0]
     assert claim["verdict"] == "held" and "1/1 runs NaN" in claim["evidence"]
     assert judge(_by([{"variant": "SGD, linear LR scaling", **stable}, {"variant": "LARS", **stable, "spikes": 1}]))[0]["verdict"] == "did not hold"
-    assert judge(_by([{"variant": "SGD, linear LR scaling", **stable}, *base]))[0]["verdict"] == "inconclusive"
+    both_stable = [{"variant": "SGD, linear LR scaling", **stable}, *base]
+    assert judge(_by(both_stable))[0]["verdict"] == "did not hold"  # equal accuracy over 3 seeds: equivalent
+    assert judge(_by(both_stable, seeds=(0,)))[0]["verdict"] == "inconclusive"  # one seed decides nothing
 
 
 def test_lars_variants_differ_only_in_the_optimizer():

@@ -113,7 +113,8 @@ def test_the_readme_export_snippet_runs_as_written(tiny_overrides, tmp_path, mon
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    snippet = readme.split("Exported weights load into timm directly:\n\n```python\n")[1].split("```")[0]
+    section = readme.split("[start:load-export] -->\n")[1].split("<!-- --8<-- [end:load-export]")[0]
+    snippet = section.split("```python\n")[1].split("```")[0]
     assert main(["train", *tiny_overrides, "train.max_steps=2"]) == 0
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "backbone.safetensors")]) == 0
     monkeypatch.chdir(tmp_path)

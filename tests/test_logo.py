@@ -70,7 +70,7 @@ def test_logo_study_compares_byol_with_and_without_logo(tiny_overrides, tmp_path
     from selfsup.cli import main
 
     tiny = [o for o in tiny_overrides if not o.startswith(("train.out_dir", "train.run_name"))]
-    assert main(["study", "logo", *tiny, "augment.local_size=8", "--out", str(tmp_path)]) == 0
+    assert main(["study", "logo", *tiny, "augment.local_size=8", "--seeds", "0", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "| BYOL |" in printed and "| BYOL + LoGo |" in printed and "LoGo improves BYOL's features" in printed
     assert (tmp_path / "logo.png").stat().st_size > 10_000

@@ -22,7 +22,7 @@ def _lines(path):
 
 def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
     out = tmp_path / "study_byol_collapse"
-    args = ["study", "byol-collapse", *TWO_RUNS, "--out", str(out), *STEPS]
+    args = ["study", "byol-collapse", *TWO_RUNS, "--seeds", "0", "--out", str(out), *STEPS]
     assert main(args) == 0
     assert [r["variant"] for r in _lines(out / "results.jsonl")] == ["BYOL", "no predictor"]
     assert (out / "BYOL" / "result.json").is_file() and (out / "no_predictor" / "result.json").is_file()
@@ -58,17 +58,17 @@ def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
 def test_a_finished_training_without_result_is_evaluated_not_retrained(tmp_path):
     study = load_study("byol-collapse")
     base = load_config(None, [*STEPS, "method=byol"])
-    run_study(study, base, tmp_path, variants=("BYOL",))
+    run_study(study, base, tmp_path, [0], variants=("BYOL",))
     (tmp_path / "BYOL" / "result.json").unlink()  # as if the study stopped between training and evaluation
     stamp = (tmp_path / "BYOL" / "metrics.jsonl").stat().st_mtime_ns
-    rows = run_study(study, base, tmp_path, variants=("BYOL",))
+    rows = run_study(study, base, tmp_path, [0], variants=("BYOL",))
     assert (tmp_path / "BYOL" / "metrics.jsonl").stat().st_mtime_ns == stamp and rows[0]["knn_acc"] > 0
 
 
 def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
     study = load_study("lars")
     base = load_config(None, [*TINY, "method=simclr", "optim.name=lars", "optim.lr=1e30", "optim.warmup_epochs=0", "train.max_steps=4"])
-    rows = run_study(study, base, tmp_path)
+    rows = run_study(study, base, tmp_path, [0])
     assert [r["variant"] for r in rows] == list(study.variants(base))  # the first run's NaN did not stop the grid
     for r in rows:
         assert r["diverged"] and r["diverged_step"] >= 1 and len(r["loss_curve"]) == r["diverged_step"]

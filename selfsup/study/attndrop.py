@@ -19,6 +19,7 @@ from ..config import AttnDropConfig, Config, DINOConfig, DistillConfig, MAEConfi
 from .report import MARGIN, ROBUSTNESS_COLUMNS, claim, gain, occluded, plot_study, verdict
 from .runner import evaluate_run
 from .spec import Study
+from .stats import noninferiority
 
 # variant -> changes to the AttnDrop preset's method section (DINO+iBOT and MAE: see variant_config)
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -65,22 +66,24 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     if "no patch loss" in by:
         a, b = full["dense_miou"], by["no patch loss"]["dense_miou"]
-        out.append(claim("patch distillation improves dense features", f"dense mIoU {a:.1f} vs {b:.1f} without L_patch", verdict(*gain(full, by["no patch loss"], ["dense_miou"]))))
+        d = gain(full, by["no patch loss"], ["dense_miou"])
+        out.append(claim("patch distillation improves dense features", f"dense mIoU {a:.1f} vs {b:.1f} without L_patch; difference {d.text()}", verdict(d)))
     if "no dropping (keep 1.0)" in by:
         keep = by["no dropping (keep 1.0)"]
         speed = full["images_per_s"] / keep["images_per_s"]
-        cost = -gain(full, keep)[0]
+        d = gain(full, keep)
         out.append(
             claim(
                 "dropping half the tokens trains faster at no accuracy cost",
-                f"{speed:.2f}x images/s; kNN {full['knn_acc']:.1f} vs {keep['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {keep['linear_acc']:.1f} with every token",
-                "held" if speed > 1.0 and cost < MARGIN else "did not hold",
+                f"{speed:.2f}x images/s; kNN {full['knn_acc']:.1f} vs {keep['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {keep['linear_acc']:.1f} with every token; difference {d.text()}, no cost: more than -{MARGIN:.0f}",
+                noninferiority(d, MARGIN) if speed > 1.0 else "did not hold",
             )
         )
     if "random dropping" in by:
         rnd = by["random dropping"]
-        evidence = f"kNN {full['knn_acc']:.1f} vs {rnd['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {rnd['linear_acc']:.1f} with random dropping"
-        out.append(claim("the teacher's attention picks better tokens than chance", evidence, verdict(*gain(full, rnd))))
+        d = gain(full, rnd)
+        evidence = f"kNN {full['knn_acc']:.1f} vs {rnd['knn_acc']:.1f}, linear {full['linear_acc']:.1f} vs {rnd['linear_acc']:.1f} with random dropping; difference {d.text()}"
+        out.append(claim("the teacher's attention picks better tokens than chance", evidence, verdict(d)))
     if "no reconstruction" in by:
         # Judged on random patches: with half of the object's patches blanked every variant falls to chance here.
         nr = by["no reconstruction"]
@@ -89,7 +92,8 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         if "occlusion_object" in full["robustness"]:
             evidence += f" (object patches first: {occluded(full):.1f} vs {occluded(nr):.1f})"
         path = ("robustness", "occlusion_random", "0.5", "linear")
-        out.append(claim("reconstruction makes features robust to occlusion", evidence, verdict(*gain(full, nr, [path]))))
+        d = gain(full, nr, [path])
+        out.append(claim("reconstruction makes features robust to occlusion", evidence + f"; difference {d.text()}", verdict(d)))
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import STUDIES
 from .report import MARGIN, claim_lines
+from .stats import RULE
 
 
 def find_studies(runs: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -71,7 +72,7 @@ def write_report(runs: Path, out: Path | None = None) -> Path:
         f"Written {time.strftime('%Y-%m-%d')} by `selfsup report` from {len(studies)} studies ({runs_total} training runs, {minutes:.0f} min of training).",
         f"Claims: {verdicts['held']} held, {verdicts['did not hold']} did not hold, {verdicts['inconclusive']} inconclusive at this scale.",
         "",
-        f"Each verdict is computed by the rule its study states, from the numbers shown: a difference counts when it reaches {MARGIN:.0f} point (accuracy) and, with several seeds, twice its standard error.",
+        f"{RULE} Unless a claim states its own, the margin is {MARGIN:.0f} accuracy point; rules on other measures are stated in their study.",
         "",
         "| study | claim | verdict |",
         "|---|---|---|",

@@ -79,8 +79,9 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     elif unstable(sgd):
         outcome = "held"
     else:
-        outcome = verdict(*gain(lars, sgd))
-        evidence += " (both stable: judged by accuracy)"
+        d = gain(lars, sgd)
+        outcome = verdict(d)
+        evidence += f" (both stable: judged by accuracy, LARS - SGD {d.text()})"
     return [claim("LARS keeps large-batch training stable (SGD with linear LR scaling spikes, diverges or trains worse)", evidence, outcome)]
 
 

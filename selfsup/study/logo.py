@@ -28,8 +28,9 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     if set(VARIANTS) - by.keys():
         return []
     logo, byol = by["BYOL + LoGo"], by["BYOL"]
-    evidence = f"kNN {logo['knn_acc']:.1f} vs {byol['knn_acc']:.1f}, linear {logo['linear_acc']:.1f} vs {byol['linear_acc']:.1f} without LoGo"
-    return [claim("LoGo improves BYOL's features", evidence, verdict(*gain(logo, byol)))]
+    d = gain(logo, byol)
+    evidence = f"kNN {logo['knn_acc']:.1f} vs {byol['knn_acc']:.1f}, linear {logo['linear_acc']:.1f} vs {byol['linear_acc']:.1f} without LoGo; difference {d.text()}"
+    return [claim("LoGo improves BYOL's features", evidence, verdict(d))]
 
 
 STUDY = Study(

@@ -12,8 +12,9 @@ from typing import Any
 
 from ..config import Config
 from .spec import Column, KeyPath, Row, Study
+from .stats import RULE, Difference, paired, superiority
 
-MARGIN = 1.0  # accuracy points below which a difference is called inconclusive
+MARGIN = 1.0  # accuracy points: the practical margin of a claim that states none of its own
 VERDICTS = ("held", "did not hold", "inconclusive")
 
 
@@ -64,7 +65,8 @@ def summarise(rows: list[Row]) -> dict[str, Row]:
         runs = [r for r in rows if r["variant"] == variant]
         ok = [r for r in runs if not r.get("diverged")]
         used = ok or runs
-        out[variant] = {**_reduce(used, _mean), "variant": variant, "std": _reduce(used, _sample_std), "seeds": [r["seed"] for r in runs], "n": len(ok), "diverged": len(runs) - len(ok)}
+        per_seed = {r["seed"]: r for r in ok}
+        out[variant] = {**_reduce(used, _mean), "variant": variant, "std": _reduce(used, _sample_std), "seeds": [r["seed"] for r in runs], "n": len(ok), "diverged": len(runs) - len(ok), "per_seed": per_seed}
     return out
 
 
@@ -94,26 +96,20 @@ def results_table(by_variant: dict[str, Row], columns: Sequence[Column], setting
     return "\n".join(lines) + "\n"
 
 
-def gain(a: Row, b: Row, keys: Sequence[str | KeyPath] = ("knn_acc", "linear_acc")) -> tuple[float, float]:
-    """How much ``a`` beats ``b``: the mean over ``keys`` (names or nested paths) of a - b, and the
-    standard error of that difference over seeds (0 with one seed)."""
-    diffs, errors = [], []
-    for key in keys:
-        path = key if isinstance(key, tuple) else (key,)
-        diffs.append(lookup(a, path) - lookup(b, path))
-        errors.append(math.sqrt(sum(lookup(r["std"], path) ** 2 / r["n"] for r in (a, b) if r["n"] > 1)))
-    return sum(diffs) / len(diffs), sum(errors) / len(errors)
+def gain(a: Row, b: Row, keys: Sequence[str | KeyPath] = ("knn_acc", "linear_acc")) -> Difference:
+    """How much ``a`` beats ``b``, seed by seed: per seed both ran (and did not diverge), the mean
+    over ``keys`` (names or nested paths) of a - b."""
+    paths = [key if isinstance(key, tuple) else (key,) for key in keys]
+
+    def score(run: Row) -> float:
+        return sum(lookup(run, p) for p in paths) / len(paths)
+
+    return paired({s: score(r) for s, r in a["per_seed"].items()}, {s: score(r) for s, r in b["per_seed"].items()})
 
 
-def verdict(difference: float, error: float = 0.0) -> str:
-    """held / did not hold / inconclusive for a difference in points: it must reach MARGIN and,
-    with several seeds, twice its standard error."""
-    margin = max(MARGIN, 2 * error)
-    if difference >= margin:
-        return "held"
-    if difference <= -margin:
-        return "did not hold"
-    return "inconclusive"
+def verdict(difference: Difference, margin: float = MARGIN) -> str:
+    """held / did not hold / inconclusive for "a beats b" by :data:`selfsup.study.stats.RULE`."""
+    return superiority(difference, margin)
 
 
 def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
@@ -123,11 +119,7 @@ def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
 
 
 def claims_table(claims: list[dict[str, str]]) -> str:
-    lines = [
-        f"A difference counts when it reaches {MARGIN:.0f} point and, over several seeds, twice its standard error; smaller ones are inconclusive.",
-        "",
-    ]
-    return "\n".join(lines + claim_lines(claims)) + "\n"
+    return "\n".join([RULE, "", *claim_lines(claims)]) + "\n"
 
 
 def claim_lines(claims: list[dict[str, str]], bold: bool = False) -> list[str]:

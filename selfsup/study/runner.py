@@ -27,6 +27,7 @@ from ..train.runs import load_run
 from ..train.trainer import CHECKPOINT, TrainingDiverged, train
 from .report import summarise, write_study
 from .spec import Row, Study
+from .stats import MIN_SEEDS
 
 
 def run_name(variant: str) -> str:
@@ -142,7 +143,7 @@ def run_study(study: Study, base: Config, out_dir: Path, seeds: list[int] | None
     unknown = [v for v in variants if v not in valid]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; valid: {', '.join(valid)}")
-    seeds = seeds or [base.train.seed]
+    seeds = seeds or [base.train.seed + i for i in range(MIN_SEEDS)]  # the rule's minimum: fewer can only be inconclusive
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds repeats a seed: {seeds}")
     out_dir = Path(out_dir)
