@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -386,29 +387,53 @@ def _cmd_graph_train(args: argparse.Namespace) -> None:
     print(f"plot: {plot_graph_run(graph.edge_index, embeddings, predicted, graph.y, out, f'{args.method} on {args.data}')}")
 
 
-def _cmd_study(args: argparse.Namespace) -> None:
+def _study_command(name: str, args: argparse.Namespace, out: Path) -> str:
+    """The command that runs study ``name`` alone as this call does (written into its study.json)."""
+    parts = ["selfsup study", name, "--out", str(out), *(["--gpu"] if args.gpu else []), *(["--config", args.config] if args.config else [])]
+    parts += [*(["--epochs", str(args.epochs)] if args.epochs else []), *(["--seeds", *map(str, args.seeds)] if args.seeds else [])]
+    parts += [*(["--variants", *map(shlex.quote, args.variants)] if args.variants else []), *map(shlex.quote, args.overrides)]
+    return " ".join(parts)
+
+
+def _run_one_study(name: str, args: argparse.Namespace, out: Path) -> int:
+    """Run study ``name`` on its preset (or ``args.config``) into ``out``; returns the runs made."""
     from .study import load_study
     from .study.runner import run_study
 
-    study = load_study(args.name)
+    study = load_study(name)
     epochs = args.epochs or (None if args.gpu or args.config else study.epochs)  # a study's CPU budget applies to its CPU preset
     overrides = [*([f"train.epochs={epochs}"] if epochs else []), "train.progress=false", *args.overrides]
     preset = study.gpu_preset if args.gpu else study.preset
     if not args.config and not Path(preset).is_file():
         preset = str(Path(__file__).resolve().parents[1] / preset)  # run from outside the checkout
     cfg = load_config(args.config or preset, overrides)
-    out = Path(args.out or f"runs/study_{args.name.replace('-', '_')}")
-    command = "selfsup " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name == "selfsup" else ""
-    rows = run_study(study, cfg, out, args.seeds, tuple(args.variants) if args.variants else None, command)
-    for name in ("table.md", "claims.md"):
-        print((out / name).read_text())
-    print(f"plot: {out / study.plot_name}; runs: {out}/<variant>/ ({len(rows)} runs)")
+    rows = run_study(study, cfg, out, args.seeds, tuple(args.variants) if args.variants else None, _study_command(name, args, out))
+    for file in ("table.md", "claims.md"):
+        print((out / file).read_text())
+    print(f"plot: {out / study.plot_name}; runs: {out}/<variant>/ ({len(rows)} runs and floors)")
+    return len(rows)
+
+
+def _cmd_study(args: argparse.Namespace) -> None:
+    from .study import STUDIES
+    from .study.collect import write_report
+
+    if args.name != "all":
+        _run_one_study(args.name, args, Path(args.out or f"runs/study_{args.name.replace('-', '_')}"))
+        return
+    if args.config or args.variants:
+        raise ValueError("`selfsup study all` runs every study on its own preset: --config and --variants name one study's")
+    root = Path(args.out or "runs/claims")
+    for i, name in enumerate(STUDIES, 1):
+        print(f"[{i}/{len(STUDIES)}] study {name} -> {root / ('study_' + name.replace('-', '_'))}", flush=True)
+        _run_one_study(name, args, root / f"study_{name.replace('-', '_')}")
+    print(f"report: {write_report(root)}")
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
     from .study.collect import write_report
 
-    path = write_report(Path(args.runs), Path(args.out) if args.out else None)
+    path = write_report([Path(r) for r in args.runs], Path(args.out) if args.out else None)
     print(f"report: {path}")
 
 
@@ -507,17 +532,17 @@ def build_parser() -> argparse.ArgumentParser:
     from .study import STUDIES
 
     s = sub.add_parser("study", help="reproduce a claim at small scale: a grid of runs, a table, claims judged by a rule, plots")
-    s.add_argument("name", choices=list(STUDIES), help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
+    s.add_argument("name", choices=[*STUDIES, "all"], help="; ".join(f"{k}: {v}" for k, v in STUDIES.items()) + "; all: every study in turn into --out (default runs/claims), then the report; resumable")
     s.add_argument("--config", help="the study's preset (default: its CPU budget preset, see configs/)")
     s.add_argument("--gpu", action="store_true", help="use the study's GPU preset (the papers' scale of settings)")
     s.add_argument("--epochs", type=int, help="epochs per run (default: on the study's CPU preset its budget: dino-collapse 6, attndrop 5, byol-collapse 10; otherwise the preset's)")
     s.add_argument("--seeds", type=int, nargs="+", help="training seeds; each variant runs once per seed, tables show mean ± std; verdicts need >= 3 (default: the preset's seed and the next two)")
     s.add_argument("--variants", nargs="+", help="run only these variants (quote names with spaces)")
-    s.add_argument("--out", help="study folder (default: runs/study_<name>)")
+    s.add_argument("--out", help="study folder (default: runs/study_<name>; for all, the folder of study folders, default runs/claims)")
     s.add_argument("overrides", nargs="*", help="section.key=value, applied to every run")
     s.set_defaults(func=_cmd_study)
     rp = sub.add_parser("report", help="gather every study under a folder into one Markdown report with tables, claims and plots")
-    rp.add_argument("runs", nargs="?", default="runs", help="folder holding study folders (each with study.json), default: runs")
+    rp.add_argument("runs", nargs="*", default=["runs"], help="folders holding study folders (each with study.json and results.json), default: runs; a study in several is taken from the last")
     rp.add_argument("--out", help="write report.md and copies of the plots here (default: RUNS/report.md, plots linked in place)")
     rp.set_defaults(func=_cmd_report)
     z = sub.add_parser("zeroshot", help="zero-shot classification with an image-text run (clip, coca)")

@@ -46,10 +46,10 @@ def test_attndrop_study_writes_table_claims_and_plot_and_reuses_finished_variant
     assert all(v in table for v in ("| AttnDrop |", "| no reconstruction |", "| MAE |"))
     claims = (tmp_path / "claims.md").read_text()
     assert "reconstruction makes features robust to occlusion" in claims
-    assert any(v in claims for v in ("| held |", "| did not hold |", "| inconclusive |"))
+    assert "| inconclusive |" in claims  # one seed decides nothing
     assert (tmp_path / "attndrop.png").stat().st_size > 10_000
     rows = json.loads((tmp_path / "results.json").read_text())
-    assert [r["variant"] for r in rows] == ["AttnDrop", "no reconstruction", "MAE"] and rows[0]["images_per_s"] > 0
+    assert [r["variant"] for r in rows] == ["AttnDrop", "no reconstruction", "MAE", "random-init floor", "raw-pixel floor"] and rows[0]["images_per_s"] > 0
     stamp = (tmp_path / "AttnDrop" / "metrics.jsonl").stat().st_mtime
     assert main(args) == 0  # resumes: finished variants are not trained again
     assert (tmp_path / "AttnDrop" / "metrics.jsonl").stat().st_mtime == stamp

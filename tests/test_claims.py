@@ -16,7 +16,8 @@ from selfsup.methods.base import Batch
 from selfsup.models import build_backbone
 from selfsup.study import STUDIES, load_study
 from selfsup.study.lars import spikes
-from selfsup.study.report import gain, summarise, verdict
+from selfsup.study.floors import RANDOM_INIT, RAW_PIXELS, floor_rows
+from selfsup.study.report import NOT_LEARNED, compare, gain, summarise, verdict
 
 ROOT = Path(__file__).parents[1]
 
@@ -33,7 +34,7 @@ def _by(rows, seeds=SEEDS):
         for seed in seeds:
             wobble = NOISE[seed % len(NOISE)]
             moved = {k: v + wobble if isinstance(v, float) and k.endswith("_acc") else v for k, v in r.items()}
-            runs.append({"seed": seed, "diverged": False, **moved})
+            runs.append({"seed": seed, "diverged": False, **moved})  # floors move with the seed as runs do
     return summarise(runs)
 
 
@@ -94,35 +95,101 @@ def test_lars_spikes_and_verdict():
     assert spikes([8.0, 7.0, 6.0, 5.9, 5.8]) == []
     assert spikes([8.0, 7.0, 6.0, 7.0, 7.1, 5.5, 6.5]) == [3, 6]  # rises of > 0.8 above the best so far; one count per excursion
     judge = load_study("lars").judge
-    stable = {"spikes": 0, "knn_acc": 70.0, "linear_acc": 75.0}
-    base = [{"variant": "LARS", **stable}]
-    assert judge(_by([{"variant": "SGD, linear LR scaling", "spikes": 2, "knn_acc": 60.0, "linear_acc": 60.0}, *base]))[0]["verdict"] == "held"
-    nan = summarise([{"variant": "SGD, linear LR scaling", "seed": 0, "diverged": True, "diverged_step": 7}, {"variant": "LARS", "seed": 0, "diverged": False, **stable}])
+    stable, spiky = {"spikes": 0, "knn_acc": 70.0, "linear_acc": 75.0}, {"spikes": 2, "knn_acc": 60.0, "linear_acc": 60.0}
+
+    def sweep(*states, seeds=SEEDS, floor=50):
+        rows = [{"variant": f"{o}, lr {lr:g}", **state} for lr, pair in zip((1.2, 4.8), states) for o, state in zip(("SGD", "LARS"), pair)]
+        return judge(_by([*rows, _floor(floor)], seeds))[0]
+
+    claim = sweep((stable, stable), (spiky, stable))
+    assert claim["verdict"] == "held" and "lr 4.8: SGD 3/3 unstable" in claim["evidence"] and "failed: lr 4.8" in claim["evidence"]
+    assert sweep((stable, stable), (spiky, stable), floor=80)["verdict"] == "inconclusive"  # LARS trains no better than random init
+    assert sweep((stable, stable), (stable, stable))["verdict"] == "inconclusive"  # the sweep never made SGD fail
+    assert sweep((stable, stable), (spiky, spiky))["verdict"] == "did not hold"  # LARS fails where SGD does
+    assert sweep((stable, stable), (spiky, stable), seeds=(0,))["verdict"] == "inconclusive"  # one seed decides nothing
+    nan = summarise([{"variant": "SGD, lr 4.8", "seed": s, "diverged": True, "diverged_step": 7} for s in SEEDS] + [{"variant": "LARS, lr 4.8", "seed": s, "diverged": False, **stable} for s in SEEDS])
     claim = judge(nan)[0]
-    assert claim["verdict"] == "held" and "1/1 runs NaN" in claim["evidence"]
-    assert judge(_by([{"variant": "SGD, linear LR scaling", **stable}, {"variant": "LARS", **stable, "spikes": 1}]))[0]["verdict"] == "did not hold"
-    both_stable = [{"variant": "SGD, linear LR scaling", **stable}, *base]
-    assert judge(_by(both_stable))[0]["verdict"] == "did not hold"  # equal accuracy over 3 seeds: equivalent
-    assert judge(_by(both_stable, seeds=(0,)))[0]["verdict"] == "inconclusive"  # one seed decides nothing
+    assert claim["verdict"] == "held" and "3/3 unstable (3 NaN)" in claim["evidence"]
 
 
-def test_lars_variants_differ_only_in_the_optimizer():
+def test_lars_variants_sweep_the_rate_and_differ_only_in_the_optimizer():
     study = load_study("lars")
     base = load_config(ROOT / study.preset)
-    sgd, lars = (study.configure(base, v) for v in study.variants(base))
-    assert (sgd.optim.name, lars.optim.name) == ("sgd", "lars") and sgd.optim.lr == lars.optim.lr == 0.3 * base.data.batch_size / 256
+    names = study.variants(base)
+    assert names == ("SGD, lr 1.2", "LARS, lr 1.2", "SGD, lr 4.8", "LARS, lr 4.8", "SGD, lr 19.2", "LARS, lr 19.2")
+    assert base.optim.lr == 0.3 * base.data.batch_size / 256  # the linearly scaled rate the sweep starts from
+    sgd, lars = (study.configure(base, v) for v in names[2:4])
+    assert (sgd.optim.name, lars.optim.name) == ("sgd", "lars") and sgd.optim.lr == lars.optim.lr == 4 * base.optim.lr
     assert sgd.optim.clip_grad is None and sgd.train.log_every == 1 and sgd.data == lars.data == base.data
 
 
-def test_byol_collapse_verdicts():
+def _floor(acc):
+    return {"variant": RANDOM_INIT, "floor": True, "knn_acc": float(acc), "linear_acc": float(acc)}
+
+
+def test_a_variant_must_beat_the_random_init_floor_to_win_a_claim():
+    rows = [{"variant": "a", "knn_acc": 60.0, "linear_acc": 60.0}, {"variant": "b", "knn_acc": 50.0, "linear_acc": 50.0}]
+    assert compare(_by(rows), "a", "b")[1] == "held"  # no floor measured: judged on the difference alone
+    assert compare(_by([*rows, _floor(40)]), "a", "b")[1] == "held"
+    assert compare(_by([*rows, _floor(60)]), "a", "b")[1] == NOT_LEARNED  # a is no better than an untrained network
+    assert compare(_by([*rows, _floor(60)]), "b", "a")[1] == NOT_LEARNED  # b loses to a, which has not learned
+    assert compare(_by([*rows, _floor(55)]), "b", "a")[1] == "did not hold"  # a, the winner, beats the floor
+    same = [{"variant": v, "knn_acc": 50.0, "linear_acc": 50.0} for v in ("a", "b")]
+    assert compare(_by([*same, _floor(45)]), "a", "b")[1] == "did not hold"  # equivalent, both learned
+    assert compare(_by([*same, _floor(50)]), "a", "b")[1] == NOT_LEARNED  # equivalent at the floor says nothing
+    assert compare(_by([*rows, _floor(40)], seeds=(0, 1)), "a", "b")[1] == "inconclusive"
+
+
+def test_floors_are_measured_once_per_seed_and_kept(tmp_path):
+    cfg = load_config(None, ["data.name=digits", "data.image_size=16", "model.backbone=vit_micro", "eval.linear_epochs=2"])
+    rows = floor_rows(cfg, [0, 1], tmp_path)
+    assert [(r["variant"], r["seed"]) for r in rows] == [(RANDOM_INIT, 0), (RAW_PIXELS, 0), (RANDOM_INIT, 1), (RAW_PIXELS, 1)]
+    assert all(r["floor"] and 10 < r["knn_acc"] <= 100 for r in rows)
+    assert rows[0]["knn_acc"] != rows[2]["knn_acc"]  # the seed draws another initialisation
+    assert rows[1]["knn_acc"] == rows[3]["knn_acc"]  # raw pixels' kNN has nothing random
+    (tmp_path / "floors.jsonl").write_text((tmp_path / "floors.jsonl").read_text().replace(f'"knn_acc": {rows[0]["knn_acc"]}', '"knn_acc": -1.0'))
+    assert floor_rows(cfg, [0, 1], tmp_path)[0]["knn_acc"] == -1.0  # read back, not measured again
+
+
+def test_byol_collapse_needs_a_fallen_measure_and_an_accuracy_at_the_floor():
     judge = load_study("byol-collapse").judge
-    row = {"chance": 10.0, "rankme": 5.0, "embedding_std": 0.05, "linear_acc": 70.0}
-    byol = {"variant": "BYOL", "knn_acc": 70.0, "outcome": "no collapse", **row}
-    collapsed = {"variant": "no predictor", **row, "knn_acc": 11.0, "outcome": "collapsed"}
-    fine = {"variant": "momentum 0", **row, "knn_acc": 68.0, "outcome": "no collapse"}
-    claims = judge(_by([byol, collapsed, fine]))
-    assert [c["verdict"] for c in claims] == ["held", "did not hold"]
-    assert judge(_by([{**byol, "outcome": "collapsed"}, collapsed]))[0]["verdict"] == "inconclusive"
+    byol = {"variant": "BYOL", "knn_acc": 70.0, "linear_acc": 70.0, "rankme": 5.0, "embedding_std": 0.05}
+    collapsed = {**byol, "variant": "no predictor", "knn_acc": 41.0, "linear_acc": 45.0, "rankme": 1.0, "embedding_std": 0.01}
+    fine = {**byol, "variant": "momentum 0", "knn_acc": 68.0}
+    narrowed = {**byol, "variant": "no predictor, momentum 0", "rankme": 1.5}  # dimensional collapse, accuracy above the floor
+    claims = judge(_by([byol, collapsed, fine, narrowed, _floor(50)]))
+    assert [c["verdict"] for c in claims] == ["held", "did not hold", "inconclusive"]
+    assert "not above it" in claims[0]["evidence"] and "x5.00" in claims[0]["evidence"]
+    at_floor_unchanged = {**byol, "variant": "no predictor", "knn_acc": 50.0, "linear_acc": 50.0}
+    assert judge(_by([byol, at_floor_unchanged, _floor(50)]))[0]["verdict"] == "inconclusive"  # no measure fell
+    assert {c["verdict"] for c in judge(_by([byol, collapsed, fine, _floor(70)]))} == {"inconclusive"}  # BYOL itself has not learned
+    assert {c["verdict"] for c in judge(_by([byol, collapsed, fine, _floor(50)], seeds=(0, 1)))} == {"inconclusive"}
+
+
+def test_dino_collapse_claims_need_every_seed_and_the_accuracy_to_agree():
+    judge = load_study("dino-collapse").judge
+    row = {"teacher_entropy": 2.0, "teacher_batch_entropy": 6.0, "kl": 0.1, "out_dim": 1024, "rankme": 5.0}
+    full = {"variant": "centring + sharpening", **row, "knn_acc": 80.0, "linear_acc": 80.0, "outcome": "no collapse"}
+    uniform = {"variant": "centring only", **row, "knn_acc": 40.0, "linear_acc": 40.0, "outcome": "uniform collapse"}
+    learned_uniform = {**uniform, "variant": "sharpening only", "knn_acc": 80.0, "linear_acc": 80.0}  # expected: one dimension
+    claims = judge(_by([full, uniform, learned_uniform, _floor(50)]))
+    assert [c["verdict"] for c in claims] == ["held", "held", "did not hold"]
+    assert "3/3 uniform collapse" in claims[1]["evidence"]
+    assert [c["verdict"] for c in judge(_by([full, uniform, _floor(85)]))] == ["inconclusive", "held"]  # the full run under the floor
+    assert {c["verdict"] for c in judge(_by([full, uniform], seeds=(0, 1)))} == {"inconclusive"}
+
+
+def test_logo_isolates_the_repulsion():
+    study = load_study("logo")
+    base = load_config(ROOT / study.preset)
+    plain, attract, logo = (study.configure(base, v) for v in study.variants(base))
+    assert plain.augment == attract.augment == logo.augment == base.augment and base.augment.n_local >= 2  # the same local crops
+    assert (plain.method.logo, attract.method.logo, logo.method.logo) == (False, True, True)
+    assert attract.method.repel_weight == 0 and logo.method.repel_weight == base.method.repel_weight > 0
+    rows = [{"variant": v, "knn_acc": a, "linear_acc": a} for v, a in (("BYOL", 60.0), ("BYOL + local-global", 64.0), ("BYOL + LoGo", 64.2))]
+    claims = study.judge(_by([*rows, _floor(50)]))
+    assert [c["claim"] for c in claims][1] == "the local-local repulsion improves on local-global attraction alone"
+    assert [c["verdict"] for c in claims] == ["held", "did not hold", "held"]  # the repulsion's +0.2: equivalent within 1 point
 
 
 def test_byol_without_predictor_and_with_momentum_zero():

@@ -8,7 +8,8 @@ import math
 from selfsup.cli import main
 from selfsup.config import load_config
 from selfsup.study import load_study
-from selfsup.study.runner import run_study
+from selfsup.study.floors import RANDOM_INIT, RAW_PIXELS
+from selfsup.study.runner import run_name, run_study
 
 from .conftest import TINY
 
@@ -43,16 +44,38 @@ def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
     mean = f"{sum(knn) / 2:.1f} ± {math.sqrt((knn[0] - knn[1]) ** 2 / 2):.1f}"
     assert f"| BYOL | {mean} |" in table
     meta = json.loads((out / "study.json").read_text())
-    assert meta["seeds"] == [0, 1] and meta["runs"] == 4 and meta["claims"][0]["verdict"] in ("held", "did not hold", "inconclusive")
+    assert meta["seeds"] == [0, 1] and meta["name"] == "byol-collapse" and "--seeds 0 1" in meta["command"]
+    floors = [(r["variant"], r["seed"]) for r in rows if r.get("floor")]
+    assert floors == [(RANDOM_INIT, 0), (RAW_PIXELS, 0), (RANDOM_INIT, 1), (RAW_PIXELS, 1)]  # measured for each seed
+    assert "| random-init floor |" in table and "| raw-pixel floor |" in table
+    assert "without the predictor BYOL collapses" in (out / "claims.md").read_text()
     assert (out / "byol_collapse.png").stat().st_size > 10_000
 
     capsys.readouterr()
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "docs")]) == 0
     report = (tmp_path / "docs" / "report.md").read_text()
     assert "## What keeps BYOL from collapsing" in report and "without the predictor BYOL collapses" in report
-    assert "| BYOL | " + mean in report and "Seeds: 0, 1" in report
+    assert "| BYOL | " + mean in report and "Seeds: 0, 1" in report and "Runs: 4;" in report
     assert "](study_byol_collapse/byol_collapse.png)" in report
     assert (tmp_path / "docs" / "study_byol_collapse" / "byol_collapse.png").stat().st_size > 10_000
+    assert main(["report", str(tmp_path / "docs")]) == 0  # from the copied rows alone, the same report
+    assert (tmp_path / "docs" / "report.md").read_text() == report
+    assert main(["report", str(tmp_path / "docs"), str(tmp_path)]) == 2  # several folders: the report needs --out
+    assert "several folders need --out" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "docs"), str(tmp_path), "--out", str(tmp_path / "merged")]) == 0
+    assert (tmp_path / "merged" / "report.md").read_text() == report  # the same study from either folder
+
+
+def test_study_all_runs_every_study_then_the_report(tmp_path, capsys, monkeypatch):
+    import selfsup.study
+
+    monkeypatch.setattr(selfsup.study, "STUDIES", {"byol-collapse": "one study, to keep the test short"})
+    assert main(["study", "all", "--seeds", "0", "--out", str(tmp_path), *STEPS]) == 0
+    printed = capsys.readouterr().out
+    assert f"[1/1] study byol-collapse -> {tmp_path / 'study_byol_collapse'}" in printed
+    assert len(_lines(tmp_path / "study_byol_collapse" / "results.jsonl")) == 4 and "## What keeps BYOL" in (tmp_path / "report.md").read_text()
+    assert main(["study", "all", "--variants", "BYOL", "--out", str(tmp_path)]) == 2
+    assert "--config and --variants name one study's" in capsys.readouterr().err
 
 
 def test_a_finished_training_without_result_is_evaluated_not_retrained(tmp_path):
@@ -68,14 +91,15 @@ def test_a_finished_training_without_result_is_evaluated_not_retrained(tmp_path)
 def test_diverged_runs_are_recorded_and_the_grid_goes_on(tmp_path):
     study = load_study("lars")
     base = load_config(None, [*TINY, "method=simclr", "optim.name=lars", "optim.lr=1e30", "optim.warmup_epochs=0", "train.max_steps=4"])
-    rows = run_study(study, base, tmp_path, [0])
-    assert [r["variant"] for r in rows] == list(study.variants(base))  # the first run's NaN did not stop the grid
+    first_rate = study.variants(base)[:2]  # SGD and LARS
+    rows = [r for r in run_study(study, base, tmp_path, [0], variants=first_rate) if not r.get("floor")]
+    assert [r["variant"] for r in rows] == list(first_rate)  # the first run's NaN did not stop the grid
     for r in rows:
         assert r["diverged"] and r["diverged_step"] >= 1 and len(r["loss_curve"]) == r["diverged_step"]
-        assert (tmp_path / r["variant"].split(",")[0] / "result.json").is_file() or r["variant"] == "SGD, linear LR scaling"
+        assert (tmp_path / run_name(r["variant"]) / "result.json").is_file()
     table = (tmp_path / "table.md").read_text()
-    assert "| SGD, linear LR scaling | diverged | diverged |" in table and "| LARS | diverged | diverged |" in table
-    assert json.loads((tmp_path / "study.json").read_text())["claims"][0]["verdict"] == "did not hold"  # LARS was unstable too
+    assert "| SGD, lr 1e+30 | diverged | diverged |" in table and "| LARS, lr 1e+30 | diverged | diverged |" in table
+    assert "LARS 1/1 unstable (1 NaN) | inconclusive |" in (tmp_path / "claims.md").read_text()  # one seed decides nothing
 
 
 def test_a_run_that_failed_before_training_starts_again_with_a_corrected_config(tmp_path, capsys):

@@ -3,25 +3,29 @@ the target an exact copy of the online network (EMA momentum 0), BYOL collapses 
 representation (0.2 % and 0.3 % top-1 on ImageNet). SimSiam (Chen & He 2021) later found that
 stop-gradient plus the predictor suffice, i.e. momentum 0 need not collapse.
 
-Four runs of one BYOL preset: {predictor, none} x {EMA, momentum 0}. A run counts as collapsed
-when its kNN accuracy is at most twice chance (20 % on ten classes); the embedding std and
-RankMe per epoch show how it got there."""
+Four runs of one BYOL preset: {predictor, none} x {EMA, momentum 0}. Collapse is judged on the
+representation and on accuracy together: a variant collapsed when RankMe or the embedding std
+fell to under half of full BYOL's (the rule on the paired log ratio, margin log 2) *and* its
+accuracy does not beat the random-init floor; it did not collapse when it beats the floor and
+neither measure fell so far. RankMe, embedding std and kNN per epoch show how it got there."""
 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
 from ..train.logging import read_metrics
-from ..train.runs import load_run
-from .report import claim, col
+from .floors import RANDOM_INIT
+from .report import claim, col, learned
 from .runner import accuracy_row
 from .spec import Study
+from .stats import Difference, paired, superiority
 
 VARIANTS = ("BYOL", "no predictor", "momentum 0", "no predictor, momentum 0")
-COLLAPSE_FACTOR = 2.0  # collapsed: kNN accuracy <= this x chance
+FACTOR = 2.0  # a measure "fell" when full BYOL's is more than this many times the variant's
 
 
 def variant_config(base: Config, variant: str) -> Config:
@@ -35,20 +39,19 @@ def variant_config(base: Config, variant: str) -> Config:
 
 
 def evaluate(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
-    chance = 100.0 / load_run(run_dir).meta.num_classes
     evals = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["kind"] == "eval"]
-    row = accuracy_row(run_dir, summary)
-    return {
-        **row,
-        "chance": chance,
-        "outcome": "collapsed" if row["knn_acc"] <= COLLAPSE_FACTOR * chance else "no collapse",
-        "curve": [{k: r[k] for k in ("epoch", "embedding_std", "rankme", "knn_acc")} for r in evals],
-    }
+    return {**accuracy_row(run_dir, summary), "curve": [{k: r[k] for k in ("epoch", "embedding_std", "rankme", "knn_acc")} for r in evals]}
+
+
+def log_ratio(byol: dict[str, Any], variant: dict[str, Any], key: str) -> Difference:
+    """log(BYOL's measure / the variant's), paired by seed."""
+    return paired({s: math.log(r[key]) for s, r in byol["per_seed"].items()}, {s: math.log(r[key]) for s, r in variant["per_seed"].items()})
 
 
 def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
-    """'X collapses' held when X's runs collapsed and BYOL's did not; inconclusive when BYOL
-    collapsed too or the seeds disagree."""
+    """'X collapses' held when a measure fell by FACTOR (by the rule) and X is not above the
+    random-init floor; did not hold when X beats the floor and no measure fell; inconclusive
+    otherwise, and whenever full BYOL itself does not beat the floor."""
     byol = by.get("BYOL")
     if byol is None:
         return []
@@ -57,11 +60,20 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         if variant not in by:
             continue
         r = by[variant]
-        evidence = f"kNN {r['knn_acc']:.1f} % vs BYOL {byol['knn_acc']:.1f} % (chance {r['chance']:.0f} %); RankMe {r['rankme']:.2f} vs {byol['rankme']:.2f}; embedding std {r['embedding_std']:.4f} vs {byol['embedding_std']:.4f}"
-        if byol["outcome"] != "no collapse" or r["outcome"] not in ("collapsed", "no collapse"):
+        ratios = {key: log_ratio(byol, r, key) for key in ("rankme", "embedding_std")}
+        fell = [key for key, d in ratios.items() if superiority(d, math.log(FACTOR)) == "held"]
+        above = learned(by, variant)
+        if not learned(by, "BYOL"):
             outcome = "inconclusive"
+        elif fell and not above:
+            outcome = "held"
+        elif above and not fell:
+            outcome = "did not hold"
         else:
-            outcome = "held" if r["outcome"] == "collapsed" else "did not hold"
+            outcome = "inconclusive"
+        measures = "; ".join(f"{key} {r[key]:.4g} vs {byol[key]:.4g} (BYOL / variant x{math.exp(d.mean):.2f}, log {d.text()})" for key, d in ratios.items())
+        floor = f"random-init floor {by[RANDOM_INIT]['knn_acc']:.1f} %" if RANDOM_INIT in by else "no floor measured"
+        evidence = f"kNN {r['knn_acc']:.1f} % vs BYOL {byol['knn_acc']:.1f} % ({floor}: {'above' if above else 'not above'} it); {measures}"
         out.append(claim(text, evidence, outcome))
     return out
 
@@ -78,8 +90,6 @@ def plot(by: dict[str, dict[str, Any]], path: Path) -> Path:
         epochs = [c["epoch"] for c in r.get("curve", [])]
         for ax, key in zip(axes, ("embedding_std", "rankme", "knn_acc")):
             ax.plot(epochs, [c[key] for c in r["curve"]], marker="o", label=r["variant"])
-    chance = next(iter(by.values())).get("chance", 10.0)
-    axes[2].axhline(COLLAPSE_FACTOR * chance, color="grey", linestyle="--", label=f"collapsed below ({COLLAPSE_FACTOR:.0f}x chance)")
     axes[0].set(xlabel="epoch", ylabel="std of normalised embeddings", title="embedding std (0: one point)", yscale="log")
     axes[1].set(xlabel="epoch", ylabel="RankMe", title="effective rank (RankMe)")
     axes[2].set(xlabel="epoch", ylabel="kNN accuracy (%)", title="kNN accuracy")
@@ -95,14 +105,14 @@ def plot(by: dict[str, dict[str, Any]], path: Path) -> Path:
 STUDY = Study(
     name="byol-collapse",
     title="What keeps BYOL from collapsing",
-    question="without the predictor, or with the target an exact copy of the online network (momentum 0), BYOL collapses to a constant representation (Grill et al. 2020, Table 5: 0.2 % and 0.3 % top-1); SimSiam (Chen & He 2021) found stop-gradient plus the predictor enough. A run counts as collapsed when its kNN accuracy is at most twice chance.",
+    question="without the predictor, or with the target an exact copy of the online network (momentum 0), BYOL collapses to a constant representation (Grill et al. 2020, Table 5: 0.2 % and 0.3 % top-1); SimSiam (Chen & He 2021) found stop-gradient plus the predictor enough. A variant collapsed when RankMe or the embedding std fell to under half of full BYOL's (paired log ratio over seeds, margin log 2) and its accuracy does not beat the random-init floor; it did not collapse when it beats the floor and neither fell.",
     method="byol",
     preset="configs/byol_mnist.yaml",
     gpu_preset="configs/byol_folder_gpu.yaml",
     variants=lambda base: VARIANTS,
     configure=variant_config,
     evaluate=evaluate,
-    columns=(col("kNN %", "knn_acc"), col("linear %", "linear_acc"), col("embedding std", "embedding_std", fmt=".4f"), col("RankMe", "rankme", fmt=".2f"), col("outcome", "outcome"), col("train s", "train_seconds", fmt=".0f")),
+    columns=(col("kNN %", "knn_acc"), col("linear %", "linear_acc"), col("embedding std", "embedding_std", fmt=".4f"), col("RankMe", "rankme", fmt=".2f"), col("train s", "train_seconds", fmt=".0f")),
     judge=judge_claims,
     plot=plot,
     plot_name="byol_collapse.png",

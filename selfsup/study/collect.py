@@ -1,78 +1,102 @@
-"""``selfsup report``: every study folder under a run folder (those holding ``study.json``) in one
-Markdown document: a summary of every claim's verdict, then per study its question, setting,
-seeds and budget, table, claims and plot."""
+"""``selfsup report``: every study folder under a folder (those holding ``study.json`` and
+``results.json``) in one Markdown document: a summary of every claim's verdict, then per study its
+question, setting, seeds and budget, table, claims and plot. Tables and verdicts are computed
+afresh from each study's rows by the study's own judge, so the report rebuilds byte for byte from
+the committed rows (``selfsup report docs/claims``) and follows the rule in the code."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import STUDIES
-from .report import MARGIN, claim_lines
+from . import STUDIES, load_study
+from .floors import is_floor
+from .report import MARGIN, FLOOR_RULE, VERDICTS, Outcome, claim_lines, judge
+from .spec import Study
 from .stats import RULE
 
+STUDY_FILES = ("study.json", "results.json")  # what a study folder keeps for the report (with its plot)
 
-def find_studies(runs: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """(folder, study.json) of each study in ``runs`` (or ``runs`` itself), in the registry's order."""
-    if not runs.is_dir():
-        raise FileNotFoundError(f"no folder at {runs}")
-    folders = [runs] if (runs / "study.json").is_file() else sorted(p.parent for p in runs.glob("*/study.json"))
-    found = [(f, json.loads((f / "study.json").read_text())) for f in folders]
+
+def find_studies(*roots: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(folder, study.json) of each study in ``roots`` (each a study folder or a folder of them),
+    in the registry's order; a study found in several roots is taken from the last."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for runs in roots:
+        if not runs.is_dir():
+            raise FileNotFoundError(f"no folder at {runs}")
+        folders = [runs] if (runs / "study.json").is_file() else sorted(p.parent for p in runs.glob("*/study.json"))
+        for folder in folders:
+            meta = json.loads((folder / "study.json").read_text())
+            if not (folder / "results.json").is_file():
+                raise FileNotFoundError(f"{folder} has study.json but no results.json: the study did not finish; run it again with the same --out")
+            if meta["name"] not in STUDIES:
+                raise ValueError(f"{folder}: unknown study '{meta['name']}'; valid: {', '.join(STUDIES)}")
+            found[meta["name"]] = (folder, meta)
     if not found:
-        raise FileNotFoundError(f"no study under {runs} (a study folder holds study.json; run `selfsup study NAME --out {runs}/study_NAME`)")
-    order = list(STUDIES)
-    return sorted(found, key=lambda item: (order.index(item[1]["name"]) if item[1]["name"] in order else len(order), str(item[0])))
+        where = roots[0] if len(roots) == 1 else "any of " + ", ".join(map(str, roots))
+        raise FileNotFoundError(f"no study under {where} (a study folder holds study.json; run `selfsup study NAME --out {roots[0]}/study_NAME`)")
+    return [found[name] for name in STUDIES if name in found]
 
 
-def budget_line(meta: dict[str, Any]) -> str:
+def budget_line(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     seeds = meta["seeds"]
-    diverged = f", {meta['diverged']} diverged" if meta["diverged"] else ""
-    line = f"Setting: {meta['setting']} Seeds: {', '.join(map(str, seeds))} ({len(seeds)} per variant). Runs: {meta['runs']}{diverged}; training time {meta['train_minutes']:.0f} min."
+    runs = [r for r in rows if not is_floor(r)]
+    diverged = sum(bool(r.get("diverged")) for r in runs)
+    minutes = sum(r.get("train_seconds", 0.0) for r in runs) / 60
+    line = f"Setting: {meta['setting']} Seeds: {', '.join(map(str, seeds))} ({len(seeds)} per variant). Runs: {len(runs)}{f', {diverged} diverged' if diverged else ''}; training time {minutes:.0f} min."
     return line + (f" Command: `{meta['command']}`." if meta["command"] else "")
 
 
-def study_section(folder: Path, meta: dict[str, Any], plot_ref: str) -> str:
-    table = (folder / "table.md").read_text().split("\n", 2)[2]  # the setting line is in the budget line
-    lines = [f"## {meta['title']}", "", f"*Claim under test.* {meta['question'][:1].upper()}{meta['question'][1:]}", "", budget_line(meta), "", table.rstrip(), ""]
-    if meta["claims"]:
-        lines += claim_lines(meta["claims"], bold=True)
-        lines.append("")
-    lines += [f"![{meta['title']}]({plot_ref})", ""]
+def study_section(study: Study, meta: dict[str, Any], rows: list[dict[str, Any]], outcome: Outcome, plot_ref: str) -> str:
+    table = outcome.table.split("\n", 2)[2]  # the setting line is in the budget line
+    lines = [f"## {study.title}", "", f"*Claim under test.* {study.question[:1].upper()}{study.question[1:]}", "", budget_line(meta, rows), "", table.rstrip(), ""]
+    if outcome.claims:
+        lines += [*claim_lines(outcome.claims, bold=True), ""]
+    lines += [f"![{study.title}]({plot_ref})", ""]
     return "\n".join(lines)
 
 
-def write_report(runs: Path, out: Path | None = None) -> Path:
-    """Write ``report.md`` into ``out`` (default ``runs``); with ``out``, the plots are copied
-    there (``<study folder>/<plot>``) so the folder stands alone."""
-    studies = find_studies(runs)
-    out = out or runs
+def write_report(runs: Path | list[Path], out: Path | None = None) -> Path:
+    """Write ``report.md`` into ``out`` (default: the one folder ``runs``); with ``out``, each
+    study's rows, its ``study.json`` and its plot are copied to ``out/<study folder>/`` so the
+    folder stands alone and rebuilds the same report (``selfsup report docs/claims runs/claims
+    --out docs/claims`` updates the committed studies that were run again)."""
+    roots = [runs] if isinstance(runs, Path) else list(runs)
+    if out is None and len(roots) > 1:
+        raise ValueError("several folders need --out: the report and copies of their studies go there")
+    studies = find_studies(*roots)
+    out = out or roots[0]
     out.mkdir(parents=True, exist_ok=True)
-    sections, summary, verdicts = [], [], Counter()
+    sections, summary, verdicts, minutes, total = [], [], Counter(), 0.0, 0
     for folder, meta in studies:
-        plot = folder / meta["plot"]
-        if out != runs and plot.is_file():
+        study = load_study(meta["name"])
+        rows = json.loads((folder / "results.json").read_text())
+        if folder.parent.resolve() != out.resolve() and folder.resolve() != out.resolve():
             (out / folder.name).mkdir(exist_ok=True)
-            shutil.copyfile(plot, out / folder.name / meta["plot"])
-            ref = f"{folder.name}/{meta['plot']}"
-        else:
-            ref = str(plot.relative_to(out)) if plot.is_relative_to(out) else str(plot.resolve())
-        sections.append(study_section(folder, meta, ref))
-        for c in meta["claims"]:
-            summary.append(f"| {meta['title']} | {c['claim']} | **{c['verdict']}** |")
+            for name in (*STUDY_FILES, study.plot_name):
+                if (folder / name).is_file():
+                    shutil.copyfile(folder / name, out / folder.name / name)
+        ref = study.plot_name if folder.resolve() == out.resolve() else f"{folder.name}/{study.plot_name}"
+        outcome = judge(study, rows, meta["setting"])
+        sections.append(study_section(study, meta, rows, outcome, ref))
+        for c in outcome.claims:
+            summary.append(f"| {study.title} | {c['claim']} | **{c['verdict']}** |")
             verdicts[c["verdict"]] += 1
-    runs_total = sum(m["runs"] for _, m in studies)
-    minutes = sum(m["train_minutes"] for _, m in studies)
+        trained = [r for r in rows if not is_floor(r)]
+        total += len(trained)
+        minutes += sum(r.get("train_seconds", 0.0) for r in trained) / 60
+    latest = max(meta["written"] for _, meta in studies)
     head = [
         "# selfsup claims report",
         "",
-        f"Written {time.strftime('%Y-%m-%d')} by `selfsup report` from {len(studies)} studies ({runs_total} training runs, {minutes:.0f} min of training).",
-        f"Claims: {verdicts['held']} held, {verdicts['did not hold']} did not hold, {verdicts['inconclusive']} inconclusive at this scale.",
+        f"Written by `selfsup report` from {len(studies)} studies ({total} training runs, {minutes:.0f} min of training; the latest finished {latest}).",
+        "Claims: " + ", ".join(f"{verdicts[v]} {v}" for v in VERDICTS) + " at this scale.",
         "",
-        f"{RULE} Unless a claim states its own, the margin is {MARGIN:.0f} accuracy point; rules on other measures are stated in their study.",
+        f"{RULE} Unless a claim states its own, the margin is {MARGIN:.0f} accuracy point; rules on other measures are stated with their claim. {FLOOR_RULE}",
         "",
         "| study | claim | verdict |",
         "|---|---|---|",

@@ -1,5 +1,6 @@
 """What a study writes: rows summarised over seeds (mean and spread), its table, its claims judged
-by a rule, ``study.json`` for ``selfsup report``, and the occlusion plot the accuracy studies share."""
+by the rule, ``results.json`` and ``study.json`` for ``selfsup report``, and the occlusion plot
+the accuracy studies share."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from .floors import FLOORS, RANDOM_INIT
 from .spec import Column, KeyPath, Row, Study
 from .stats import RULE, Difference, paired, superiority
 
 MARGIN = 1.0  # accuracy points: the practical margin of a claim that states none of its own
-VERDICTS = ("held", "did not hold", "inconclusive")
+NOT_LEARNED = "not learned"  # the variant a verdict would credit does not beat the random-init floor
+VERDICTS = ("held", "did not hold", "inconclusive", NOT_LEARNED)
+ACCURACY = ("knn_acc", "linear_acc")
+FLOOR_RULE = (
+    f"A variant has **learned** when it beats the random-init floor (same seed, same data, same probes) by this rule on "
+    f"the mean of kNN and linear accuracy; a verdict that would credit a variant that has not is **{NOT_LEARNED}**."
+)
 
 
 def col(header: str, *keys: str | KeyPath, fmt: str = ".1f", optional: bool = False) -> Column:
@@ -96,7 +105,7 @@ def results_table(by_variant: dict[str, Row], columns: Sequence[Column], setting
     return "\n".join(lines) + "\n"
 
 
-def gain(a: Row, b: Row, keys: Sequence[str | KeyPath] = ("knn_acc", "linear_acc")) -> Difference:
+def gain(a: Row, b: Row, keys: Sequence[str | KeyPath] = ACCURACY) -> Difference:
     """How much ``a`` beats ``b``, seed by seed: per seed both ran (and did not diverge), the mean
     over ``keys`` (names or nested paths) of a - b."""
     paths = [key if isinstance(key, tuple) else (key,) for key in keys]
@@ -112,6 +121,31 @@ def verdict(difference: Difference, margin: float = MARGIN) -> str:
     return superiority(difference, margin)
 
 
+def learned(by: dict[str, Row], variant: str) -> bool:
+    """Whether ``variant`` beats the random-init floor by the rule (:data:`FLOOR_RULE`); True
+    where the study measured no floor (a table made by hand)."""
+    if RANDOM_INIT not in by:
+        return True
+    return verdict(gain(by[variant], by[RANDOM_INIT])) == "held"
+
+
+def floored(by: dict[str, Row], outcome: str, credited: Sequence[str]) -> str:
+    """``outcome``, or :data:`NOT_LEARNED` when it is a verdict (held / did not hold) and a variant
+    it rests on has not learned."""
+    if outcome in ("held", "did not hold") and not all(learned(by, v) for v in credited):
+        return NOT_LEARNED
+    return outcome
+
+
+def compare(by: dict[str, Row], a: str, b: str, keys: Sequence[str | KeyPath] = ACCURACY, margin: float = MARGIN) -> tuple[Difference, str]:
+    """The paired difference ``a - b`` and the verdict on "a beats b": the winner must have learned
+    (``a`` when held, ``b`` when b wins, both for an equivalence)."""
+    d = gain(by[a], by[b], keys)
+    outcome = verdict(d, margin)
+    credited = [a] if outcome == "held" else [b] if d.interval[1] < 0 else [a, b]
+    return d, floored(by, outcome, credited)
+
+
 def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
     if outcome not in VERDICTS:
         raise ValueError(f"verdict '{outcome}' is not one of {VERDICTS}")
@@ -119,7 +153,7 @@ def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
 
 
 def claims_table(claims: list[dict[str, str]]) -> str:
-    return "\n".join([RULE, "", *claim_lines(claims)]) + "\n"
+    return "\n".join([f"{RULE} {FLOOR_RULE}", "", *claim_lines(claims)]) + "\n"
 
 
 def claim_lines(claims: list[dict[str, str]], bold: bool = False) -> list[str]:
@@ -133,27 +167,39 @@ def setting_line(base: Config) -> str:
     return f"{base.data.name} {base.data.image_size} px, {base.model.backbone}{patch}, {base.method.name}, {base.optim.name}, {base.train.epochs} epochs, batch {base.data.batch_size}."
 
 
-def write_study(out_dir: Path, study: Study, base: Config, rows: list[Row], by_variant: dict[str, Row], claims: list[dict[str, str]], seeds: list[int], command: str = "") -> None:
-    """``results.json`` (every run), ``table.md``, ``claims.md`` and ``study.json`` (what the
-    report needs: title, question, setting, seeds, budget, plot, command)."""
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
-    (out_dir / "table.md").write_text(results_table(by_variant, study.columns, setting_line(base)))
-    (out_dir / "claims.md").write_text(claims_table(claims))
-    meta = {
-        "name": study.name,
-        "title": study.title,
-        "question": study.question,
-        "setting": setting_line(base),
-        "seeds": seeds,
-        "runs": len(rows),
-        "diverged": sum(bool(r.get("diverged")) for r in rows),
-        "train_minutes": sum(r.get("train_seconds", 0.0) for r in rows) / 60,
-        "plot": study.plot_name,
-        "claims": claims,
-        "command": command,
-        "written": time.strftime("%Y-%m-%d"),
-    }
-    (out_dir / "study.json").write_text(json.dumps(meta, indent=2))
+@dataclass(frozen=True)
+class Outcome:
+    """What a study's rows say: the summary by variant (floors included), the table and the claims."""
+
+    by_variant: dict[str, Row]
+    table: str
+    claims: list[dict[str, str]]
+
+    @property
+    def runs(self) -> dict[str, Row]:
+        """The trained variants, without the floors (what the plots draw)."""
+        return {k: v for k, v in self.by_variant.items() if k not in FLOORS}
+
+
+def judge(study: Study, rows: list[Row], setting: str) -> Outcome:
+    """Rows of every run and floor -> the table and the claims, by the study's judge: the one
+    function both the study and ``selfsup report`` call, so a report rebuilt from the committed
+    rows says what the study said."""
+    by_variant = summarise(rows)
+    return Outcome(by_variant, results_table(by_variant, study.columns, setting), study.judge(by_variant))
+
+
+def write_study(out_dir: Path, study: Study, base: Config, rows: list[Row], seeds: list[int], command: str = "") -> Outcome:
+    """``results.json`` (every run and floor), ``table.md``, ``claims.md``, ``study.json`` (what
+    the report needs besides the rows: the study, setting, seeds, command and date) and the plot."""
+    outcome = judge(study, rows, setting_line(base))
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out_dir / "table.md").write_text(outcome.table)
+    (out_dir / "claims.md").write_text(claims_table(outcome.claims))
+    meta = {"name": study.name, "setting": setting_line(base), "seeds": seeds, "command": command, "written": time.strftime("%Y-%m-%d")}
+    (out_dir / "study.json").write_text(json.dumps(meta, indent=2) + "\n")
+    study.plot(outcome.runs, out_dir / study.plot_name)
+    return outcome
 
 
 def occluded(row: Row, probe: str = "linear", where: str = "object", fraction: str = "0.5") -> float:

@@ -25,7 +25,8 @@ from ..models.tokens import require_vit
 from ..train.logging import read_metrics
 from ..train.runs import load_run
 from ..train.trainer import CHECKPOINT, TrainingDiverged, train
-from .report import summarise, write_study
+from .floors import floor_rows
+from .report import write_study
 from .spec import Row, Study
 from .stats import MIN_SEEDS
 
@@ -148,8 +149,6 @@ def run_study(study: Study, base: Config, out_dir: Path, seeds: list[int] | None
         raise ValueError(f"--seeds repeats a seed: {seeds}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = run_grid(study, base, out_dir, seeds, variants)
-    by_variant = summarise(rows)
-    write_study(out_dir, study, base, rows, by_variant, study.judge(by_variant), seeds, command)
-    study.plot(by_variant, out_dir / study.plot_name)
+    rows = run_grid(study, base, out_dir, seeds, variants) + floor_rows(base, seeds, out_dir)
+    write_study(out_dir, study, base, rows, seeds, command)
     return rows

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from ..config import Config, SimCLRConfig
-from .report import claim, col, gain, verdict
+from .report import claim, col, compare, floored, gain, verdict
 from .runner import accuracy_row
 from .spec import Study
 from .stats import Difference
@@ -80,21 +80,23 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     small, large = f"batch {batches[0]}", f"batch {batches[-1]}"
     if len(batches) > 1 and all(f"{m}, {s}" in by for m in METHODS for s in (small, large)):
         ds, db = _drop(by, "SimCLR", small, large), _drop(by, "BYOL", small, large)
+        references = [f"{m}, {large}" for m in METHODS]
         out.append(
             claim(
                 f"BYOL loses less accuracy than SimCLR when the batch shrinks ({batches[-1]} -> {batches[0]})",
                 f"from batch {batches[-1]} to {batches[0]}: SimCLR {-ds.mean:+.1f} points, BYOL {-db.mean:+.1f} (mean of kNN and linear); SimCLR's loss minus BYOL's {(ds - db).text()}",
-                verdict(ds - db),
+                floored(by, verdict(ds - db), references),
             )
         )
-        out.append(claim(f"SimCLR gains from a larger batch (more negatives: {2 * (batches[0] - 1)} -> {2 * (batches[-1] - 1)} per anchor)", f"{ds.text()} points from batch {batches[0]} to {batches[-1]}", verdict(ds)))
+        ds, outcome = compare(by, f"SimCLR, {large}", f"SimCLR, {small}")
+        out.append(claim(f"SimCLR gains from a larger batch (more negatives: {2 * (batches[0] - 1)} -> {2 * (batches[-1] - 1)} per anchor)", f"{ds.text()} points from batch {batches[0]} to {batches[-1]}", outcome))
     if all(f"{m}, {s}" in by for m in METHODS for s in (WEAK, large)):
         ds, db = _drop(by, "SimCLR", WEAK, large), _drop(by, "BYOL", WEAK, large)
         out.append(
             claim(
                 "BYOL loses less accuracy than SimCLR without colour augmentations (crop+flip only)",
                 f"without them: SimCLR {-ds.mean:+.1f} points, BYOL {-db.mean:+.1f} (mean of kNN and linear); SimCLR's loss minus BYOL's {(ds - db).text()}",
-                verdict(ds - db),
+                floored(by, verdict(ds - db), [f"{m}, {large}" for m in METHODS]),
             )
         )
     return out
