@@ -303,30 +303,30 @@ def _cmd_attack_uap(args: argparse.Namespace) -> None:
 
 
 def _cmd_attack_transfer(args: argparse.Namespace) -> None:
-    from .attacks.classifier import run_classifier
+    import torch
+
+    from .attacks.classifier import pixels, run_classifier
     from .attacks.report import fit_uap
-    from .attacks.uap import fooling_rate
+    from .attacks.transfer import matrix_lines, transfer_matrix
+    from .data import build_dataset
     from .train.runs import load_run
 
     runs = [load_run(r) for r in args.runs]
     models = [run_classifier(r) for r in runs]
-    data = [_attack_images(r, args.fit_images, args.held_out) for r in runs]
-    perturbations = [fit_uap(m, d[0], args.algo, args.eps, args.norm, **_uap_kwargs(args)).v for m, d in zip(models, data)]
+    data = [_attack_images(r, 0, args.held_out) for r in runs]
+    pools = [build_dataset(replace(r.cfg.data, stream=False), train=True).images for r in runs]
+
+    def fit_images(i: int, seed: int):
+        """Seed ``seed``'s own draw of fitting images from run ``i``'s training split."""
+        order = torch.randperm(len(pools[i]), generator=torch.Generator().manual_seed(seed))
+        return pixels(pools[i][order[: args.fit_images]])
+
     names = [r.run_dir.name for r in runs]
-    matrix = {}
-    for src, v in zip(names, perturbations):
-        matrix[src] = {}
-        for dst, model, d in zip(names, models, data):
-            if tuple(v.shape) != tuple(d[1].shape[1:]):
-                raise ValueError(f"{src} and {dst} take images of different shapes; transfer needs the same input")
-            matrix[src][dst] = fooling_rate(model, d[1], v, target=args.target)
-    width = max(len(n) for n in names) + 2
-    print(f"held-out fooling rate (%) of v fitted on the row's run ({args.algo}, eps {args.eps:g} = {args.eps * 255:.1f}/255, l{args.norm})")
-    print(" " * width + "".join(n.rjust(width) for n in names))
-    for src in names:
-        print(src.ljust(width) + "".join(f"{matrix[src][dst]:.1f}".rjust(width) for dst in names))
+    result = transfer_matrix(names, models, [d[1] for d in data], fit_images, lambda m, x: fit_uap(m, x, args.algo, args.eps, args.norm, **_uap_kwargs(args)).v, args.eps, args.norm, args.seeds, args.target)
+    print(f"held-out fooling rate (%) of v fitted on the row's run ({args.algo}, eps {args.eps:g} = {args.eps * 255:.1f}/255, l{args.norm}), mean [95 % interval] over fitting-set seeds {', '.join(map(str, args.seeds))}")
+    print("\n".join(matrix_lines(result, names)))
     out = Path(args.out or "uap_transfer.json")
-    out.write_text(json.dumps({"eps": args.eps, "norm": args.norm, "algo": args.algo, "fooling_rate": matrix}, indent=2))
+    out.write_text(json.dumps({"eps": args.eps, "norm": args.norm, "algo": args.algo, **result}, indent=2))
     print(f"wrote {out}")
 
 
@@ -576,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             u.add_argument("runs", nargs="+")
             u.add_argument("--out", help="the matrix as JSON (default: uap_transfer.json)")
+            u.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="each seed draws its own fitting images and noise; cells show the mean and a 95 %% interval (default: 0 1 2)")
         u.add_argument("--eps", type=float, required=name == "transfer", help="budget on the [0, 1] pixel scale (0.1 = 25.5 / 255)" + ("; required unless --load" if name == "uap" else ""))
         u.add_argument("--norm", choices=["inf", "2"], default="inf")
         u.add_argument("--algo", choices=["deepfool", "sgd"], default="deepfool")

@@ -107,9 +107,48 @@ def test_attack_cli_fits_saves_reloads_and_transfers(tiny_overrides, tmp_path, c
     assert (folder / "uap.png").stat().st_size > 5000
     assert main(["attack", "uap", str(run), "--load", str(folder / "uap.safetensors"), "--held-out", "64", "--out", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / "uap.json").read_text())["fooling_rate_held_out"] == report["fooling_rate_held_out"]
+    capsys.readouterr()
     assert main(["attack", "transfer", str(run), str(run), *args, "--algo", "sgd", "--out", str(tmp_path / "t.json")]) == 0
-    assert set(json.loads((tmp_path / "t.json").read_text())["fooling_rate"]["run"]) == {"run"}
+    matrix = json.loads((tmp_path / "t.json").read_text())
+    cell, noise = matrix["fooling_rate"]["run"]["run"], matrix["noise_fooling_rate"]["run"]
+    assert set(matrix["fooling_rate"]["run"]) == {"run"} and matrix["seeds"] == [0, 1, 2]
+    assert sorted(cell["by_seed"]) == sorted(noise["by_seed"]) == ["0", "1", "2"]  # one fit and one noise draw per seed
+    assert cell["interval"][0] <= cell["mean"] <= cell["interval"][1]
+    assert matrix["above_noise"]["run"]["run"] in ("held", "did not hold", "inconclusive")
+    printed = capsys.readouterr().out
+    assert "same-norm noise" in printed and "run -> run:" in printed and "fitting-set seeds 0, 1, 2" in printed
 
     assert main(["train", *tiny_overrides[:-1], "train.run_name=noprobe", "train.online_probe=false", "train.max_steps=2"]) == 0
     assert main(["attack", "uap", str(tmp_path / "noprobe"), *args]) == 2
     assert "has no linear probe" in capsys.readouterr().err
+
+
+def test_transfer_matrix_draws_a_fitting_set_per_seed_and_judges_against_noise():
+    from selfsup.attacks.transfer import transfer_matrix
+    from selfsup.study.stats import paired, superiority
+
+    torch.manual_seed(0)
+    images = torch.rand(40, 1, 8, 8)
+    sensitive = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))  # a linear model a fitted v can fool
+    drawn = []
+
+    def fit_images(i, seed):
+        drawn.append((i, seed))
+        return images[seed * 10 : seed * 10 + 10]
+
+    def fit(model, x):
+        drawn.append(tuple(x.shape))
+        return 0.5 * torch.sign(model[1].weight[0] - model[1].weight[1]).view(1, 8, 8)  # pushes towards class 0
+
+    result = transfer_matrix(["a", "b"], [sensitive, sensitive], [images, images], fit_images, fit, 0.5, "inf", [0, 1, 2])
+    assert drawn[:4] == [(0, 0), (10, 1, 8, 8), (1, 0), (10, 1, 8, 8)]  # each model's own draw for each seed
+    assert [d for d in drawn if len(d) == 2] == [(i, s) for s in (0, 1, 2) for i in (0, 1)]
+    assert {len(c["by_seed"]) for row in result["fooling_rate"].values() for c in row.values()} == {3}
+    rates = result["fooling_rate"]["a"]["b"]["by_seed"]
+    assert rates == result["fooling_rate"]["a"]["a"]["by_seed"]  # the same model as target: the same rate
+    noise = result["noise_fooling_rate"]["b"]["by_seed"]
+    assert all(rates[s] == fooling_rate(sensitive, images, fit(sensitive, images)) for s in rates)
+    assert result["above_noise"]["a"]["b"] == superiority(paired(rates, noise), 1.0)
+    assert result["above_noise"]["a"]["b"] == "held"  # the fitted direction fools far more than random signs
+    one = transfer_matrix(["a"], [sensitive], [images], fit_images, fit, 0.5, "inf", [0])
+    assert one["above_noise"]["a"]["a"] == "inconclusive"  # one seed decides nothing
