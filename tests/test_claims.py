@@ -61,34 +61,51 @@ def test_simclr_vs_byol_claims_follow_the_accuracy_drops(tmp_path):
     study = load_study("simclr-vs-byol")
     judge = study.judge
 
-    def rows(simclr_small, byol_small, simclr_weak, byol_weak, seeds=SEEDS):
-        acc = {"SimCLR, batch 256": 80, "SimCLR, batch 32": simclr_small, "BYOL, batch 256": 80, "BYOL, batch 32": byol_small, "SimCLR, crop+flip only": simclr_weak, "BYOL, crop+flip only": byol_weak}
-        return _by([{"variant": v, "knn_acc": float(a), "linear_acc": float(a), "batch": 256} for v, a in acc.items()], seeds)
+    def rows(simclr_small, byol_small, simclr_weak, byol_weak, seeds=SEEDS, shapes_floor=50):
+        acc = {"SimCLR, batch 256": 80, "SimCLR, batch 32": simclr_small, "BYOL, batch 256": 80, "BYOL, batch 32": byol_small, "SimCLR, shapes": 80, "SimCLR, shapes, crop+flip only": simclr_weak, "BYOL, shapes": 80, "BYOL, shapes, crop+flip only": byol_weak}
+        runs = [{"variant": v, "knn_acc": float(a), "linear_acc": float(a), "batch": 256, **({"colour_knn": 30.0 + a / 10} if "shapes" in v else {})} for v, a in acc.items()]
+        return _by([*runs, _floor(50), {**_floor(shapes_floor), "variant": "random-init floor (shapes)"}], seeds)
 
     claims = judge(rows(simclr_small=70, byol_small=78, simclr_weak=60, byol_weak=75))
     assert [c["verdict"] for c in claims] == ["held", "held", "held"]
     assert "SimCLR -10.0 points, BYOL -2.0" in claims[0]["evidence"] and "(256 -> 32)" in claims[0]["claim"] and "3 seeds" in claims[0]["evidence"]
+    assert "on shapes" in claims[2]["claim"] and "colour kNN SimCLR 38.0 -> 36.0, BYOL 38.0 -> 37.5 %" in claims[2]["evidence"]
     claims = judge(rows(simclr_small=79.5, byol_small=70, simclr_weak=79.5, byol_weak=76))
     assert [c["verdict"] for c in claims] == ["did not hold", "did not hold", "did not hold"]  # the second: inside +-1 point
+    assert judge(rows(70, 78, 60, 75, shapes_floor=85))[2]["verdict"] == NOT_LEARNED  # the shapes runs face the shapes floor
     assert [c["verdict"] for c in judge(rows(70, 78, 60, 75, seeds=(0, 1)))] == ["inconclusive"] * 3  # two seeds cannot decide
     assert study.plot(rows(70, 78, 60, 75), tmp_path / "plot.png").stat().st_size > 10_000
 
 
-def test_simclr_vs_byol_variants_scale_batch_lr_and_ema_and_strip_colour():
+def test_simclr_vs_byol_variants_scale_batch_lr_and_ema_and_strip_colour_on_shapes():
     study = load_study("simclr-vs-byol")
     base = load_config(ROOT / study.preset)
     names = study.variants(base)
-    assert names[:4] == ("SimCLR, batch 256", "SimCLR, batch 128", "SimCLR, batch 64", "SimCLR, batch 32") and len(names) == 10
+    assert names[:4] == ("SimCLR, batch 256", "SimCLR, batch 128", "SimCLR, batch 64", "SimCLR, batch 32") and len(names) == 12
     small = study.configure(base, "BYOL, batch 64")
     assert small.data.batch_size == 64 and small.optim.lr == pytest.approx(base.optim.lr / 2)  # AdamW: square-root rule
     assert small.method.momentum == pytest.approx(base.method.momentum**0.25)  # the same EMA horizon in images
     simclr = study.configure(base, "SimCLR, batch 256")
     assert simclr.method.name == "simclr" and simclr.augment == base.augment and simclr.optim == base.optim
-    weak = study.configure(base, "BYOL, crop+flip only")
+    full, weak = study.configure(base, "BYOL, shapes"), study.configure(base, "BYOL, shapes, crop+flip only")
+    assert full.data.name == weak.data.name == "shapes" and full.train.epochs == 2 * base.train.epochs and full.augment.hue == 0.5
     assert weak.augment.jitter_prob == weak.augment.grayscale_prob == 0 and weak.augment.blur_prob == [0.0] and weak.augment.solarize_prob == [0.0]
-    assert weak.augment.global_scale == base.augment.global_scale and weak.augment.hflip == base.augment.hflip
+    assert weak.augment.global_scale == full.augment.global_scale and weak.augment.hflip == full.augment.hflip and weak.model == full.model
+    assert study.floor_groups(base)["shapes"].data == full.data and study.floor_groups(base)["shapes"].model == full.model  # its own floor
     gpu = load_config(ROOT / study.gpu_preset)
     assert study.configure(gpu, "SimCLR, batch 512").optim.lr == pytest.approx(gpu.optim.lr / 8)  # LARS: linear rule
+
+
+def test_colour_runs_report_the_colour_attribute_knn(tmp_path):
+    from selfsup.study.runner import run_study
+
+    study = load_study("simclr-vs-byol")
+    base = load_config(None, ["method=byol", "data.image_size=16", "model.backbone=vit_micro", "model.proj_hidden=64", "model.proj_dim=32", "model.pred_hidden=64", "data.batch_size=64", "train.max_steps=2", "train.progress=false", "data.num_images=400", "eval.linear_epochs=2", f"train.out_dir={tmp_path}"])
+    rows = run_study(study, base, tmp_path, [0], variants=("BYOL, shapes",))
+    run, *floors = rows
+    assert 0 < run["colour_knn"] <= 100 and run["colour_knn"] != run["knn_acc"]  # colour, not the shape label
+    assert [f["variant"] for f in floors] == ["random-init floor", "raw-pixel floor", "random-init floor (shapes)", "raw-pixel floor (shapes)"]
+    assert "| colour kNN % |" in (tmp_path / "table.md").read_text()
 
 
 def test_lars_spikes_and_verdict():
@@ -142,13 +159,13 @@ def test_a_variant_must_beat_the_random_init_floor_to_win_a_claim():
 
 def test_floors_are_measured_once_per_seed_and_kept(tmp_path):
     cfg = load_config(None, ["data.name=digits", "data.image_size=16", "model.backbone=vit_micro", "eval.linear_epochs=2"])
-    rows = floor_rows(cfg, [0, 1], tmp_path)
+    rows = floor_rows({"": cfg}, [0, 1], tmp_path)
     assert [(r["variant"], r["seed"]) for r in rows] == [(RANDOM_INIT, 0), (RAW_PIXELS, 0), (RANDOM_INIT, 1), (RAW_PIXELS, 1)]
     assert all(r["floor"] and 10 < r["knn_acc"] <= 100 for r in rows)
     assert rows[0]["knn_acc"] != rows[2]["knn_acc"]  # the seed draws another initialisation
     assert rows[1]["knn_acc"] == rows[3]["knn_acc"]  # raw pixels' kNN has nothing random
     (tmp_path / "floors.jsonl").write_text((tmp_path / "floors.jsonl").read_text().replace(f'"knn_acc": {rows[0]["knn_acc"]}', '"knn_acc": -1.0'))
-    assert floor_rows(cfg, [0, 1], tmp_path)[0]["knn_acc"] == -1.0  # read back, not measured again
+    assert floor_rows({"": cfg}, [0, 1], tmp_path)[0]["knn_acc"] == -1.0  # read back, not measured again
 
 
 def test_byol_collapse_needs_a_fallen_measure_and_an_accuracy_at_the_floor():

@@ -73,7 +73,7 @@ def judge_claims(by: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
             outcome = "inconclusive"
         measures = "; ".join(f"{key} {r[key]:.4g} vs {byol[key]:.4g} (BYOL / variant x{math.exp(d.mean):.2f}, log {d.text()})" for key, d in ratios.items())
         floor = f"random-init floor {by[RANDOM_INIT]['knn_acc']:.1f} %" if RANDOM_INIT in by else "no floor measured"
-        evidence = f"kNN {r['knn_acc']:.1f} % vs BYOL {byol['knn_acc']:.1f} % ({floor}: {'above' if above else 'not above'} it); {measures}"
+        evidence = f"kNN {r['knn_acc']:.1f} % vs BYOL {byol['knn_acc']:.1f} % ({floor}: {'above' if above else 'not above'} it{'' if learned(by, 'BYOL') else '; BYOL itself is not above it either'}); {measures}"
         out.append(claim(text, evidence, outcome))
     return out
 

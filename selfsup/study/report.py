@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .floors import FLOORS, RANDOM_INIT
+from .floors import RANDOM_INIT
 from .spec import Column, KeyPath, Row, Study
 from .stats import RULE, Difference, paired, superiority
 
@@ -121,29 +121,29 @@ def verdict(difference: Difference, margin: float = MARGIN) -> str:
     return superiority(difference, margin)
 
 
-def learned(by: dict[str, Row], variant: str) -> bool:
-    """Whether ``variant`` beats the random-init floor by the rule (:data:`FLOOR_RULE`); True
-    where the study measured no floor (a table made by hand)."""
-    if RANDOM_INIT not in by:
+def learned(by: dict[str, Row], variant: str, floor: str = RANDOM_INIT) -> bool:
+    """Whether ``variant`` beats its random-init floor (``floor``: the row of its data's floor) by
+    the rule (:data:`FLOOR_RULE`); True where the study measured no floor (a table made by hand)."""
+    if floor not in by:
         return True
-    return verdict(gain(by[variant], by[RANDOM_INIT])) == "held"
+    return verdict(gain(by[variant], by[floor])) == "held"
 
 
-def floored(by: dict[str, Row], outcome: str, credited: Sequence[str]) -> str:
+def floored(by: dict[str, Row], outcome: str, credited: Sequence[str], floor: str = RANDOM_INIT) -> str:
     """``outcome``, or :data:`NOT_LEARNED` when it is a verdict (held / did not hold) and a variant
     it rests on has not learned."""
-    if outcome in ("held", "did not hold") and not all(learned(by, v) for v in credited):
+    if outcome in ("held", "did not hold") and not all(learned(by, v, floor) for v in credited):
         return NOT_LEARNED
     return outcome
 
 
-def compare(by: dict[str, Row], a: str, b: str, keys: Sequence[str | KeyPath] = ACCURACY, margin: float = MARGIN) -> tuple[Difference, str]:
+def compare(by: dict[str, Row], a: str, b: str, keys: Sequence[str | KeyPath] = ACCURACY, margin: float = MARGIN, floor: str = RANDOM_INIT) -> tuple[Difference, str]:
     """The paired difference ``a - b`` and the verdict on "a beats b": the winner must have learned
     (``a`` when held, ``b`` when b wins, both for an equivalence)."""
     d = gain(by[a], by[b], keys)
     outcome = verdict(d, margin)
     credited = [a] if outcome == "held" else [b] if d.interval[1] < 0 else [a, b]
-    return d, floored(by, outcome, credited)
+    return d, floored(by, outcome, credited, floor)
 
 
 def claim(text: str, evidence: str, outcome: str) -> dict[str, str]:
@@ -178,7 +178,7 @@ class Outcome:
     @property
     def runs(self) -> dict[str, Row]:
         """The trained variants, without the floors (what the plots draw)."""
-        return {k: v for k, v in self.by_variant.items() if k not in FLOORS}
+        return {k: v for k, v in self.by_variant.items() if not v.get("floor")}
 
 
 def judge(study: Study, rows: list[Row], setting: str) -> Outcome:

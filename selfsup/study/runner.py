@@ -149,6 +149,7 @@ def run_study(study: Study, base: Config, out_dir: Path, seeds: list[int] | None
         raise ValueError(f"--seeds repeats a seed: {seeds}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = run_grid(study, base, out_dir, seeds, variants) + floor_rows(base, seeds, out_dir)
+    groups = {"": base, **(study.floor_groups(base) if study.floor_groups else {})}
+    rows = run_grid(study, base, out_dir, seeds, variants) + floor_rows(groups, seeds, out_dir)
     write_study(out_dir, study, base, rows, seeds, command)
     return rows

@@ -41,3 +41,4 @@ class Study:
     plot_name: str
     epochs: int | None = None  # the CLI's default epochs per run (None: the preset's)
     diverged: Callable[[Path], Row] | None = None  # what to keep of a run whose loss became NaN/Inf
+    floor_groups: Callable[[Config], dict[str, Config]] | None = None  # variants on other data: group -> the config whose floors they face
