@@ -209,6 +209,18 @@ def test_logo_isolates_the_repulsion():
     assert [c["verdict"] for c in claims] == ["held", "did not hold", "held"]  # the repulsion's +0.2: equivalent within 1 point
 
 
+def test_attndrop_speed_is_the_benchmark_step_time_and_accuracy_is_non_inferior():
+    judge = load_study("attndrop").judge
+
+    def rows(full_ms, keep_ms, keep_acc):
+        return [{"variant": "AttnDrop", "knn_acc": 60.0, "linear_acc": 60.0, "step_ms": full_ms, "images_per_s": 100.0},
+                {"variant": "no dropping (keep 1.0)", "knn_acc": keep_acc, "linear_acc": keep_acc, "step_ms": keep_ms, "images_per_s": 200.0}]
+    (faster,) = judge(_by([*rows(400.0, 800.0, 60.3), _floor(50)]))
+    assert "whole step 2.00x faster (400 vs 800 ms" in faster["evidence"] and faster["verdict"] == "held"  # the runs' img/s (0.5x) do not decide
+    assert judge(_by([*rows(800.0, 400.0, 60.3), _floor(50)]))[0]["verdict"] == "did not hold"  # slower: no gain to claim
+    assert judge(_by([*rows(400.0, 800.0, 65.0), _floor(50)]))[0]["verdict"] == "did not hold"  # 5 points lost: a cost
+
+
 def test_byol_without_predictor_and_with_momentum_zero():
     model = ModelConfig(proj_hidden=32, proj_dim=16, pred_hidden=32)
     byol = BYOL(build_backbone("vit_micro", 1, 16), BYOLConfig(predictor=False, momentum=0.0, momentum_end=0.0), model, total_steps=10)

@@ -57,6 +57,7 @@ def test_grid_resumes_appends_adds_seeds_and_reports(tmp_path, capsys):
     assert "## What keeps BYOL from collapsing" in report and "without the predictor BYOL collapses" in report
     assert "| BYOL | " + mean in report and "Seeds: 0, 1" in report and "Runs: 4;" in report
     assert "](study_byol_collapse/byol_collapse.png)" in report
+    assert "Not in this report (no rows under this rule yet; `selfsup study NAME` runs one): simclr-vs-byol, lars, dino-collapse, attndrop, logo." in report
     assert (tmp_path / "docs" / "study_byol_collapse" / "byol_collapse.png").stat().st_size > 10_000
     assert main(["report", str(tmp_path / "docs")]) == 0  # from the copied rows alone, the same report
     assert (tmp_path / "docs" / "report.md").read_text() == report

@@ -90,11 +90,13 @@ def write_report(runs: Path | list[Path], out: Path | None = None) -> Path:
         total += len(trained)
         minutes += sum(r.get("train_seconds", 0.0) for r in trained) / 60
     latest = max(meta["written"] for _, meta in studies)
+    missing = [name for name in STUDIES if name not in {meta["name"] for _, meta in studies}]
     head = [
         "# selfsup claims report",
         "",
         f"Written by `selfsup report` from {len(studies)} studies ({total} training runs, {minutes:.0f} min of training; the latest finished {latest}).",
         "Claims: " + ", ".join(f"{verdicts[v]} {v}" for v in VERDICTS) + " at this scale.",
+        *([f"Not in this report (no rows under this rule yet; `selfsup study NAME` runs one): {', '.join(missing)}."] if missing else []),
         "",
         f"{RULE} Unless a claim states its own, the margin is {MARGIN:.0f} accuracy point; rules on other measures are stated with their claim. {FLOOR_RULE}",
         "",
