@@ -40,3 +40,24 @@ def test_every_docs_page_is_in_the_site_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
     assert pages and [p for p in pages if p not in nav] == []
+
+
+def test_the_committed_claims_report_rebuilds_from_the_committed_rows(tmp_path):
+    from selfsup.study.collect import write_report
+
+    committed = ROOT / "docs" / "claims"
+    studies = sorted(p.parent.name for p in committed.glob("*/results.json"))
+    assert studies, "docs/claims holds no study's rows"
+    rebuilt = write_report(committed, tmp_path).read_text()
+    assert rebuilt == (committed / "report.md").read_text(), "docs/claims/report.md is stale: run `selfsup report docs/claims`"
+    plots = {p.parent.name for p in committed.glob("*/*.png")}
+    assert plots == set(studies)  # every study's plot is there, and no plot of a study the report lacks
+
+
+def test_readme_quotes_only_verdicts_the_committed_report_gives():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- claims -->")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]  # without the header
+    assert rows, "README's claim table has rows"
+    summary = (ROOT / "docs" / "claims" / "report.md").read_text()
+    assert [r for r in rows if r not in summary] == []
