@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from selfsup.augment import MultiCropAugment, eval_transform
-from selfsup.augment.ops import gaussian_blur, random_resized_crop, random_solarize
+from selfsup.augment.ops import gaussian_blur_, random_grayscale_, random_resized_crop, random_solarize_
 from selfsup.config import AugmentConfig
 
 
@@ -42,15 +42,25 @@ def test_flip_and_resize():
 
 def test_blur_preserves_mean_and_smooths():
     x = torch.rand(4, 3, 32, 32)
-    y = gaussian_blur(x, 1.0, (2.0, 2.0))
+    y = gaussian_blur_(x.clone(), 1.0, (2.0, 2.0))
     assert torch.allclose(y.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.02)
     assert y.diff(dim=-1).abs().mean() < 0.5 * x.diff(dim=-1).abs().mean()
-    assert torch.equal(gaussian_blur(x, 0.0, (2.0, 2.0)), x)
+    assert torch.equal(gaussian_blur_(x.clone(), 0.0, (2.0, 2.0)), x)
 
 
 def test_solarize_inverts_bright_pixels_only():
     x = torch.tensor([0.2, 0.7]).view(1, 1, 1, 2)
-    assert torch.allclose(random_solarize(x, 1.0), torch.tensor([0.2, 0.3]).view(1, 1, 1, 2))
+    assert torch.allclose(random_solarize_(x, 1.0), torch.tensor([0.2, 0.3]).view(1, 1, 1, 2))
+
+
+@pytest.mark.parametrize("op", [lambda x: random_grayscale_(x, 0.5), lambda x: gaussian_blur_(x, 0.5, (1.0, 2.0)), lambda x: random_solarize_(x, 0.5)])
+def test_in_place_ops_change_the_chosen_images_of_their_input_and_leave_the_rest(op):
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 12, 12)
+    before = x.clone()
+    assert op(x) is x
+    changed = (x != before).flatten(1).any(1)
+    assert 0 < changed.sum() < 16  # some images chosen (p = 0.5 of 16), the others untouched
 
 
 def test_eval_transform_normalises():

@@ -1,8 +1,10 @@
 """Batched image operations with per-image random parameters, on the images' device.
 
 All take float images in [0, 1] of shape (B, C, H, W) and return the same shape (crops
-return the output size). Parameters are drawn with torch's RNG on the images' device, so
-checkpoints that save the RNG state resume the same views.
+return the output size). Those named with a trailing underscore change their input in place
+and return it: only the images chosen are read, computed and written back. Parameters are
+drawn with torch's RNG on the images' device, so checkpoints that save the RNG state resume
+the same views.
 """
 
 from __future__ import annotations
@@ -93,16 +95,14 @@ def _some(x: Tensor, prob: float) -> Tensor:
     return torch.nonzero(torch.rand(x.shape[0], device=x.device) < prob).flatten()
 
 
-def random_grayscale(x: Tensor, prob: float) -> Tensor:
+def random_grayscale_(x: Tensor, prob: float) -> Tensor:
     if x.shape[1] == 1 or prob <= 0:
         return x
     chosen = _some(x, prob)
-    out = x.clone()
-    out[chosen] = _gray(x[chosen]).expand(-1, x.shape[1], -1, -1)  # only the chosen images are computed
-    return out
+    return x.index_copy_(0, chosen, _gray(x.index_select(0, chosen)).expand(-1, x.shape[1], -1, -1))
 
 
-def gaussian_blur(x: Tensor, prob: float, sigma: tuple[float, float]) -> Tensor:
+def gaussian_blur_(x: Tensor, prob: float, sigma: tuple[float, float]) -> Tensor:
     """Blur a random ``prob`` share of the images, each with its own sigma (in pixels).
 
     The kernel spans about a tenth of the image (odd, at least 3), as BYOL's 23 px at 224 px, but
@@ -120,20 +120,16 @@ def gaussian_blur(x: Tensor, prob: float, sigma: tuple[float, float]) -> Tensor:
     kernel = torch.exp(-(t[None] ** 2) / (2 * s[:, None] ** 2))
     kernel = kernel / kernel.sum(1, keepdim=True)
     kernel = torch.where(kernel < torch.finfo(kernel.dtype).tiny, 0.0, kernel).repeat_interleave(c, 0)  # (n*C, k)
-    sel = x[chosen].reshape(1, -1, h, w)  # each (image, channel) its own group
+    sel = x.index_select(0, chosen).reshape(1, -1, h, w)  # each (image, channel) its own group
     sel = F.pad(sel, (k // 2, k // 2, k // 2, k // 2), mode="reflect")
     sel = F.conv2d(sel, kernel[:, None, :, None], groups=sel.shape[1])
     sel = F.conv2d(sel, kernel[:, None, None, :], groups=sel.shape[1])
-    out = x.clone()
-    out[chosen] = sel.view(-1, c, h, w)
-    return out
+    return x.index_copy_(0, chosen, sel.view(-1, c, h, w))
 
 
-def random_solarize(x: Tensor, prob: float, threshold: float = 0.5) -> Tensor:
+def random_solarize_(x: Tensor, prob: float, threshold: float = 0.5) -> Tensor:
     if prob <= 0:
         return x
     chosen = _some(x, prob)
-    out = x.clone()
-    sel = x[chosen]
-    out[chosen] = torch.where(sel >= threshold, 1 - sel, sel)
-    return out
+    sel = x.index_select(0, chosen)
+    return x.index_copy_(0, chosen, torch.where(sel >= threshold, 1 - sel, sel))

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..config import AugmentConfig, ConfigError
 from ..data.crops import MultiCropViews, ViewSpec
-from .ops import color_jitter, gaussian_blur, random_grayscale, random_resized_crop, random_solarize
+from .ops import color_jitter, gaussian_blur_, random_grayscale_, random_resized_crop, random_solarize_
 
 
 def _per_view(values: list[float], i: int) -> float:
@@ -50,11 +50,10 @@ class MultiCropAugment:
 
     def _photometric(self, v: Tensor, blur_p: float, solarize_p: float) -> Tensor:
         c = self.cfg
-        v = color_jitter(v, c.jitter_prob, c.brightness, c.contrast, c.saturation, c.hue)
-        v = random_grayscale(v, c.grayscale_prob)
-        v = gaussian_blur(v, blur_p, c.blur_sigma)
-        v = random_solarize(v, solarize_p)
-        return v
+        v = color_jitter(v, c.jitter_prob, c.brightness, c.contrast, c.saturation, c.hue)  # a new tensor: the steps below change it in place
+        v = random_grayscale_(v, c.grayscale_prob)
+        v = gaussian_blur_(v, blur_p, c.blur_sigma)
+        return random_solarize_(v, solarize_p)
 
     def normalize(self, x: Tensor) -> Tensor:
         """In place: ``x`` is a view this class made."""
