@@ -217,3 +217,29 @@ def test_shards_without_sizes_json_are_counted_from_their_headers(tmp_path):
     (tmp_path / "s" / "sizes.json").unlink()
     data = build_dataset(DataConfig(name="wds", path=pattern, image_size=16, test_fraction=0.0), train=True)
     assert data.sizes == [5, 5, 5] and len(data) == 15
+
+
+def test_a_sample_with_an_empty_or_missing_caption_is_named_or_counted(tmp_path):
+    root = tmp_path / "s"
+    root.mkdir()
+    with TarWriter(str(root / "part-000.tar"), encoder=False) as w:
+        for n, caption in enumerate([b"a grey square", b"  ", None, b"another grey square"]):
+            out = io.BytesIO()
+            Image.fromarray(np.full((20, 24, 3), 60 * n, np.uint8)).save(out, "JPEG")
+            w.write({"__key__": f"{n:05d}", "jpg": out.getvalue(), **({"txt": caption} if caption is not None else {})})
+    pattern = str(root / "part-000.tar")
+
+    def captioned(skip_bad: bool) -> ShardImages:
+        data = build_dataset(DataConfig(name="wds", path=pattern, image_size=16, test_fraction=0.0, skip_bad=skip_bad), train=True)
+        data.encode_caption = lambda caption: torch.tensor([len(caption)])
+        return data
+
+    with pytest.raises(DataError, match=r"part-000\.tar:00001: empty caption \(set data.skip_bad=true"):
+        _labels(captioned(skip_bad=False))
+    skipping = captioned(skip_bad=True)
+    texts = []
+    for batch in make_loader(skipping, 4, shuffle=False, num_workers=0):
+        skipping.accept(batch.skipped)
+        texts.append(batch.text)
+    assert torch.cat(texts).flatten().tolist() == [len("a grey square"), len("another grey square")]
+    assert skipping.skipped == [f"{pattern}:00001: empty caption", f"{pattern}:00002: empty caption"]  # blank and absent alike, each named
