@@ -52,6 +52,8 @@ def test_attndrop_study_writes_table_claims_and_plot_and_reuses_finished_variant
     assert [r["variant"] for r in rows] == ["AttnDrop", "no reconstruction", "MAE", "random-init floor", "raw-pixel floor"] and rows[0]["images_per_s"] > 0
     assert all(r["step_ms"] > 0 for r in rows[:3]) and "step ms" in table  # every run's step timed as the benchmark does
     assert rows[0]["speedup"] == rows[0]["step_ms_every_token"] / rows[0]["step_ms"] and "speedup" not in rows[2]  # dropping runs timed again with every token
+    line = {row.split(" | ")[0]: row for row in table.splitlines() if row.startswith("| ")}
+    assert line["| AttnDrop"].endswith(f"| {rows[0]['speedup']:.2f} |") and line["| MAE"].endswith("| - |")  # the paired ratio beside AttnDrop, none for MAE
     stamp = (tmp_path / "AttnDrop" / "metrics.jsonl").stat().st_mtime
     assert main(args) == 0  # resumes: finished variants are not trained again
     assert (tmp_path / "AttnDrop" / "metrics.jsonl").stat().st_mtime == stamp

@@ -127,7 +127,7 @@ STUDY = Study(
     variants=lambda base: VARIANTS,
     configure=variant_config,
     evaluate=evaluate,
-    columns=(*ROBUSTNESS_COLUMNS, col("step ms", "step_ms", fmt=".0f")),
+    columns=(*ROBUSTNESS_COLUMNS, col("step ms", "step_ms", fmt=".0f"), col("speed-up, paired", "speedup", fmt=".2f")),
     judge=judge_claims,
     plot=plot_study,
     plot_name="attndrop.png",
